@@ -1,0 +1,140 @@
+//! The command line. The doc comments here are the help text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "minik", version, about = "A real local Kubernetes for data work: one node in one Docker container", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Say more: details of each step (hides progress bars).
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Say only errors and warnings.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Profile {
+    /// The cluster to act on.
+    #[arg(short = 'p', long = "profile", default_value = "minik", env = "MINIK_PROFILE")]
+    pub profile: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a cluster, or restart it when it exists and is stopped.
+    Start(StartArgs),
+    /// Stop a cluster; its data stays for the next `minik start`.
+    Stop(Profile),
+    /// Delete a cluster: its container, volume and kubeconfig entries.
+    Delete(DeleteArgs),
+    /// Show a cluster's state: container, API server, node, version, endpoint.
+    Status(StatusArgs),
+    /// List the clusters on this Docker engine.
+    List(ListArgs),
+    /// Print logs from inside the node (kubeadm, containerd, kubelet).
+    Logs(LogsArgs),
+    /// Open a shell in the node, or run a command there (needs the docker CLI).
+    Ssh(SshArgs),
+    /// Print a cluster's kubeconfig (the merged entries, standalone).
+    Kubeconfig(Profile),
+    /// Run the node's own kubectl against the cluster: `minik kubectl -- get pods -A`.
+    Kubectl(KubectlArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub profile: Profile,
+    /// Kubernetes version, from the pinned node images (e.g. v1.33 or v1.33.4).
+    #[arg(long, conflicts_with = "image")]
+    pub kubernetes_version: Option<String>,
+    /// Any kind-compatible node image (default: the newest pinned kindest/node).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// CPUs the node may use (e.g. 2 or 1.5). Default: no limit.
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Memory the node may use (e.g. 4g, 3072m). Default: no limit.
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Keep the node when creation fails, for inspection.
+    #[arg(long)]
+    pub retain: bool,
+    /// How long to wait for the node to be Ready (0: do not wait).
+    #[arg(long, default_value = "5m")]
+    pub wait: String,
+    /// Do not switch kubeconfig's current context to the cluster.
+    #[arg(long)]
+    pub keep_context: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub profile: Profile,
+    /// Delete every minik cluster on this engine.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub profile: Profile,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub output: Format,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Component {
+    Kubeadm,
+    Containerd,
+    Kubelet,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub profile: Profile,
+    /// Only this component (default: all three).
+    #[arg(long, value_enum)]
+    pub component: Option<Component>,
+    /// Lines per component.
+    #[arg(short = 'n', long, default_value_t = 200)]
+    pub tail: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct SshArgs {
+    #[command(flatten)]
+    pub profile: Profile,
+    /// Command to run instead of a shell.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct KubectlArgs {
+    #[command(flatten)]
+    pub profile: Profile,
+    /// Arguments for kubectl.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}

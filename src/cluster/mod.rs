@@ -1,0 +1,134 @@
+//! The cluster lifecycle library: create or restart (`start`), `stop`, `delete`, and the
+//! read-only views (`list`, `status`). Cluster state lives only in Docker labels.
+
+pub mod config;
+mod create;
+pub mod kubeadm;
+pub mod kubeconfig;
+mod lifecycle;
+pub mod node;
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use bollard::models::ContainerInspectResponse;
+use serde::Serialize;
+
+use crate::error::Hinted;
+use crate::runtime::Runtime;
+use config::{Names, LABEL_API_PORT, LABEL_CLUSTER, LABEL_IMAGE, LABEL_PRIVILEGE};
+
+pub use create::{start, StartOptions, StartReport};
+pub use lifecycle::{delete, status, stop, Status};
+
+/// A cluster's node container as Docker reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeInfo {
+    pub profile: String,
+    pub container: String,
+    /// Docker's state: running, exited, created, paused…
+    pub state: String,
+    pub api_port: Option<u16>,
+    pub image: String,
+    pub ip: Option<String>,
+    pub privilege: String,
+}
+
+impl NodeInfo {
+    pub fn running(&self) -> bool {
+        self.state == "running"
+    }
+
+    pub fn endpoint(&self) -> Option<String> {
+        self.api_port.map(|p| format!("https://127.0.0.1:{p}"))
+    }
+
+    fn from_inspect(c: &ContainerInspectResponse) -> Option<NodeInfo> {
+        let labels = c.config.as_ref()?.labels.as_ref()?;
+        let profile = labels.get(LABEL_CLUSTER)?.clone();
+        let ip = c
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref())
+            .and_then(|n| n.get(config::NETWORK))
+            .and_then(|e| {
+                e.ipam_config.as_ref().and_then(|i| i.ipv4_address.clone()).or_else(|| e.ip_address.clone())
+            })
+            .filter(|ip| !ip.is_empty());
+        Some(NodeInfo {
+            container: c.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
+            state: c.state.as_ref().and_then(|s| s.status).map(|s| s.to_string()).unwrap_or_else(|| "unknown".into()),
+            api_port: labels.get(LABEL_API_PORT).and_then(|p| p.parse().ok()),
+            image: labels.get(LABEL_IMAGE).cloned().unwrap_or_default(),
+            privilege: labels.get(LABEL_PRIVILEGE).cloned().unwrap_or_default(),
+            profile,
+            ip,
+        })
+    }
+}
+
+/// The node of `profile`, if it exists.
+pub async fn find(rt: &Runtime, profile: &str) -> Result<Option<NodeInfo>> {
+    let names = Names::new(profile);
+    Ok(rt.inspect_container(&names.container).await?.as_ref().and_then(NodeInfo::from_inspect).filter(|n| n.profile == profile))
+}
+
+/// The node of `profile`, or an error saying there is none.
+pub async fn require(rt: &Runtime, profile: &str) -> Result<NodeInfo> {
+    find(rt, profile).await?.ok_or_else(|| {
+        Hinted::new(
+            format!("no cluster named {profile:?}"),
+            format!("create it with `minik start -p {profile}`; `minik list` shows the clusters there are"),
+        )
+        .into()
+    })
+}
+
+/// The node of `profile`, which must be running.
+pub async fn require_running(rt: &Runtime, profile: &str) -> Result<NodeInfo> {
+    let node = require(rt, profile).await?;
+    if !node.running() {
+        return Err(Hinted::new(
+            format!("cluster {profile:?} is not running (its node is {})", node.state),
+            format!("start it with `minik start -p {profile}`"),
+        )
+        .into());
+    }
+    Ok(node)
+}
+
+/// Every minik cluster on this engine, sorted by profile.
+pub async fn list(rt: &Runtime) -> Result<Vec<NodeInfo>> {
+    let mut nodes = Vec::new();
+    for c in rt.list_containers(&[LABEL_CLUSTER.to_string()]).await? {
+        let Some(name) = c.names.as_ref().and_then(|n| n.first()) else { continue };
+        if let Some(info) = rt.inspect_container(name.trim_start_matches('/')).await?.as_ref().and_then(NodeInfo::from_inspect) {
+            nodes.push(info);
+        }
+    }
+    nodes.sort_by(|a, b| a.profile.cmp(&b.profile));
+    Ok(nodes)
+}
+
+/// An exclusive lock on a profile, held while it is created, started, stopped or deleted;
+/// the OS releases it when the process ends, however it ends.
+pub struct ProfileLock {
+    _file: File,
+}
+
+pub fn lock_profile(profile: &str) -> Result<ProfileLock> {
+    let dir = dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("minik").join("locks");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path: PathBuf = dir.join(format!("{profile}.lock"));
+    let file = File::create(&path).with_context(|| format!("cannot create lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(ProfileLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Hinted::new(
+            format!("another minik command is working on cluster {profile:?}"),
+            "wait for it to finish, then run this command again",
+        )
+        .into()),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}

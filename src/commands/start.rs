@@ -1,0 +1,34 @@
+//! `minik start`
+
+use anyhow::Result;
+
+use crate::cli::StartArgs;
+use crate::cluster::{self, config, kubeconfig, StartOptions};
+use crate::runtime::Runtime;
+use crate::ui::{human_duration, Ui};
+
+pub async fn run(ui: &Ui, args: StartArgs) -> Result<u8> {
+    let image = match (&args.image, &args.kubernetes_version) {
+        (Some(image), _) => image.clone(),
+        (None, Some(v)) => config::image_for_version(v)?.to_string(),
+        (None, None) => config::default_image().to_string(),
+    };
+    let opts = StartOptions {
+        profile: args.profile.profile,
+        image,
+        cpus: args.cpus,
+        memory: args.memory.as_deref().map(config::parse_memory).transpose()?,
+        retain: args.retain,
+        wait: config::parse_wait(&args.wait)?,
+        keep_context: args.keep_context,
+        kubeconfig: kubeconfig::default_path()?,
+    };
+    config::validate_profile(&opts.profile)?;
+    let rt = Runtime::connect().await?;
+    ui.info(format!("Starting cluster {:?} ({})", opts.profile, opts.image));
+    let report = cluster::start(&rt, ui, &opts).await?;
+    let verb = if report.created { "created" } else { "started" };
+    ui.info(format!("Cluster {:?} {verb} in {}: API server at {}", opts.profile, human_duration(report.elapsed), report.endpoint));
+    ui.info(format!("Use it with: kubectl cluster-info --context {}", report.context));
+    Ok(0)
+}

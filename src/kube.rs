@@ -1,0 +1,62 @@
+//! Talking to a cluster's API server from the host through the user's kubeconfig.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::ListParams;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+
+/// A client for `context` of the kubeconfig at `path`.
+pub async fn client(path: &Path, context: &str) -> Result<Client> {
+    let kc = Kubeconfig::read_from(path).with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+    let opts = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
+    let mut config = Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .with_context(|| format!("cannot use context {context} of {}", path.display()))?;
+    config.connect_timeout = Some(Duration::from_secs(3));
+    config.read_timeout = Some(Duration::from_secs(15));
+    Client::try_from(config).context("cannot build a Kubernetes client")
+}
+
+/// The API server's version (`v1.20.2`), which also proves it answers.
+pub async fn server_version(client: &Client) -> Result<String> {
+    Ok(client.apiserver_version().await.context("the API server does not answer")?.git_version)
+}
+
+/// Whether every node reports Ready=True (and there is at least one).
+pub async fn nodes_ready(client: &Client) -> Result<bool> {
+    let nodes = Api::<Node>::all(client.clone()).list(&ListParams::default()).await.context("cannot list nodes")?;
+    Ok(!nodes.items.is_empty() && nodes.items.iter().all(node_is_ready))
+}
+
+pub fn node_is_ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Polls until `check` returns true or `timeout` passes. Errors from `check` count as "not
+/// yet" (the API server restarts during bring-up); the last one is returned on timeout.
+pub async fn wait_for<F, Fut>(timeout: Duration, interval: Duration, mut check: F) -> Result<(), Option<anyhow::Error>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut last = None;
+    loop {
+        match check().await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => last = Some(e),
+        }
+        if Instant::now() >= deadline {
+            return Err(last);
+        }
+        tokio::time::sleep(interval).await;
+    }
+}

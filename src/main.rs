@@ -1,0 +1,48 @@
+//! minik: parse the command line, build the output policy, run the command, and render
+//! any error as `error:` / `Caused by:` / `hint:`.
+
+mod cli;
+mod cluster;
+mod commands;
+mod error;
+mod kube;
+mod runtime;
+mod ui;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use ui::{Level, Ui};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let level = if cli.quiet {
+        Level::Quiet
+    } else if cli.verbose {
+        Level::Verbose
+    } else {
+        Level::Normal
+    };
+    let ui = Ui::new(level);
+    let rt = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Start(args) => commands::start::run(&ui, args).await,
+            Command::Stop(p) => commands::stop::run(&ui, p).await,
+            Command::Delete(args) => commands::delete::run(&ui, args).await,
+            Command::Status(args) => commands::status::run(args).await,
+            Command::List(args) => commands::list::run(args).await,
+            Command::Logs(args) => commands::logs::run(args).await,
+            Command::Ssh(args) => commands::ssh::run(args).await,
+            Command::Kubeconfig(p) => commands::kubeconfig::run(p).await,
+            Command::Kubectl(args) => commands::kubectl::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(err) => {
+            eprintln!("{}", error::render(&err));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
