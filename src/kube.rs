@@ -28,15 +28,24 @@ pub async fn server_version(client: &Client) -> Result<String> {
 
 /// Whether every node reports Ready=True (and there is at least one).
 pub async fn nodes_ready(client: &Client) -> Result<bool> {
-    let nodes = Api::<Node>::all(client.clone()).list(&ListParams::default()).await.context("cannot list nodes")?;
-    Ok(!nodes.items.is_empty() && nodes.items.iter().all(node_is_ready))
+    nodes_ready_since(client, None).await
 }
 
-pub fn node_is_ready(node: &Node) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+/// Like [`nodes_ready`], but only counting reports the kubelets sent after `since` (unix
+/// seconds): after a restart, the Ready stored before the stop is stale.
+pub async fn nodes_ready_since(client: &Client, since: Option<i64>) -> Result<bool> {
+    let nodes = Api::<Node>::all(client.clone()).list(&ListParams::default()).await.context("cannot list nodes")?;
+    Ok(!nodes.items.is_empty() && nodes.items.iter().all(|n| node_is_ready(n, since)))
+}
+
+pub fn node_is_ready(node: &Node, since: Option<i64>) -> bool {
+    node.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
+        c.iter().any(|c| {
+            c.type_ == "Ready"
+                && c.status == "True"
+                && since.is_none_or(|t| c.last_heartbeat_time.as_ref().is_some_and(|h| h.0.as_second() >= t))
+        })
+    })
 }
 
 /// Polls until `check` returns true or `timeout` passes. Errors from `check` count as "not

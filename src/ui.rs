@@ -150,6 +150,13 @@ impl Step {
     fn finish(mut self, ok: bool, detail: Option<String>) {
         self.finished = true;
         let mark = if ok { "✓" } else { "✗" };
+        // Steps that took a while say how long: that is where `start` spends its time.
+        let took = self.started.elapsed();
+        let detail = match (detail, took >= Duration::from_secs(1)) {
+            (Some(d), true) => Some(format!("{d}; {}", human_duration(took))),
+            (None, true) => Some(human_duration(took)),
+            (d, false) => d,
+        };
         let line = match detail {
             Some(d) => format!(" {mark} {} ({d})", self.title),
             None => format!(" {mark} {}", self.title),

@@ -21,7 +21,8 @@ use crate::ui::{human_duration, Ui};
 #[derive(Debug, Clone)]
 pub struct StartOptions {
     pub profile: String,
-    pub image: String,
+    /// The node image; None means the default (and does not conflict with an existing cluster).
+    pub image: Option<String>,
     pub cpus: Option<f64>,
     pub memory: Option<u64>,
     pub retain: bool,
@@ -95,8 +96,8 @@ pub async fn start(rt: &Runtime, ui: &Ui, opts: &StartOptions) -> Result<StartRe
     let names = Names::new(&opts.profile);
     let existing = find(rt, &opts.profile).await?;
     let restart = existing.is_some();
-    if let Some(node) = &existing {
-        if opts.image != node.image {
+    if let (Some(node), Some(image)) = (&existing, &opts.image) {
+        if image != &node.image {
             ui.warn(format!("cluster {:?} exists (image {}); --image and resource flags apply only when it is created", opts.profile, node.image));
         }
     }
@@ -216,8 +217,12 @@ impl Run<'_> {
         &self.names.container
     }
 
+    fn image(&self) -> String {
+        self.opts.image.clone().unwrap_or_else(|| config::default_image().to_string())
+    }
+
     async fn ensure_image(&mut self) -> Result<Option<String>> {
-        let image = &self.opts.image;
+        let image = &self.image();
         if self.rt.image_id(image).await?.is_some() {
             return Ok(None);
         }
@@ -271,7 +276,7 @@ impl Run<'_> {
 
         let spec = NodeSpec {
             names: self.names.clone(),
-            image: self.opts.image.clone(),
+            image: self.image(),
             ip,
             api_port,
             cpus: self.opts.cpus,
@@ -389,7 +394,7 @@ impl Run<'_> {
             self.ui.warn("the node image has no CoreDNS image preloaded: cluster DNS is not installed");
         }
         let cmd = format!(
-            "kubeadm init --config=/kind/kubeadm.conf --skip-phases={} --skip-token-print --v=2 > /var/log/minik-kubeadm.log 2>&1; \
+            "kubeadm init --config=/kind/kubeadm.conf --skip-phases={} --skip-token-print --v=6 > /var/log/minik-kubeadm.log 2>&1; \
              rc=$?; [ $rc -eq 0 ] || tail -n 60 /var/log/minik-kubeadm.log; exit $rc",
             skip.join(",")
         );
@@ -429,9 +434,12 @@ impl Run<'_> {
     async fn wait_ready(&mut self) -> Result<Option<String>> {
         let client = kube::client(&self.opts.kubeconfig, &self.names.context).await?;
         let since = self.started;
+        // A restarted node still shows the Ready stored before it stopped: count only
+        // fresh heartbeats.
+        let fresh_since = unix_now() - since.elapsed().as_secs() as i64;
         let waited = kube::wait_for(self.opts.wait, Duration::from_millis(250), || {
             let client = client.clone();
-            async move { kube::nodes_ready(&client).await }
+            async move { kube::nodes_ready_since(&client, Some(fresh_since)).await }
         })
         .await;
         match waited {
@@ -487,6 +495,10 @@ fn render_manifest(text: &str) -> String {
     text.replace("{{ .PodSubnet }}", POD_SUBNET).replace("{{.PodSubnet}}", POD_SUBNET)
 }
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
 /// A free TCP port on 127.0.0.1 that no other minik node has claimed.
 fn free_port(claimed: &[u16]) -> Result<u16> {
     for _ in 0..50 {
@@ -506,7 +518,7 @@ mod tests {
     fn opts(wait: Duration) -> StartOptions {
         StartOptions {
             profile: "dev".into(),
-            image: config::default_image().into(),
+            image: None,
             cpus: None,
             memory: None,
             retain: false,

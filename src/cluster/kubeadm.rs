@@ -75,6 +75,10 @@ apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: {cgroup}
 failSwapOn: false
+# Notice readiness within a second (the default 10s is most of the wait for Ready); the
+# status is still sent only when it changes, or every minute.
+nodeStatusUpdateFrequency: 1s
+nodeStatusReportFrequency: 1m
 # A laptop disk is often nearly full: never evict or garbage-collect images for it.
 imageGCHighThresholdPercent: 100
 evictionHard:

@@ -84,7 +84,9 @@ pub fn container_body(spec: &NodeSpec) -> ContainerCreateBody {
         Privilege::Explicit { dropped } => {
             host.cap_add = Some(vec!["ALL".into()]);
             host.cap_drop = Some(dropped.clone());
-            security_opt.push("systempaths=unconfined".into());
+            // What the CLI's `--security-opt systempaths=unconfined` means: unmask /proc and /sys.
+            host.masked_paths = Some(vec![]);
+            host.readonly_paths = Some(vec![]);
             host.device_cgroup_rules = Some(vec!["a *:* rwm".into()]);
             if spec.kmsg {
                 host.devices = Some(vec![DeviceMapping {
@@ -214,9 +216,11 @@ mod tests {
         assert_eq!(host.cap_add.unwrap(), ["ALL"]);
         assert_eq!(host.cap_drop.unwrap(), ["SYS_RESOURCE"]);
         let sec = host.security_opt.unwrap();
-        for opt in ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"] {
+        for opt in ["seccomp=unconfined", "apparmor=unconfined"] {
             assert!(sec.contains(&opt.to_string()), "{opt}");
         }
+        assert_eq!(host.masked_paths.unwrap(), Vec::<String>::new());
+        assert_eq!(host.readonly_paths.unwrap(), Vec::<String>::new());
         assert_eq!(host.device_cgroup_rules.unwrap(), ["a *:* rwm"]);
         assert_eq!(host.devices.unwrap()[0].path_on_host.as_deref(), Some("/dev/kmsg"));
         assert_eq!(body.labels.unwrap()[LABEL_PRIVILEGE], "explicit-without-sys_resource");

@@ -9,9 +9,9 @@ use crate::ui::{human_duration, Ui};
 
 pub async fn run(ui: &Ui, args: StartArgs) -> Result<u8> {
     let image = match (&args.image, &args.kubernetes_version) {
-        (Some(image), _) => image.clone(),
-        (None, Some(v)) => config::image_for_version(v)?.to_string(),
-        (None, None) => config::default_image().to_string(),
+        (Some(image), _) => Some(image.clone()),
+        (None, Some(v)) => Some(config::image_for_version(v)?.to_string()),
+        (None, None) => None,
     };
     let opts = StartOptions {
         profile: args.profile.profile,
@@ -25,7 +25,7 @@ pub async fn run(ui: &Ui, args: StartArgs) -> Result<u8> {
     };
     config::validate_profile(&opts.profile)?;
     let rt = Runtime::connect().await?;
-    ui.info(format!("Starting cluster {:?} ({})", opts.profile, opts.image));
+    ui.info(format!("Starting cluster {:?}", opts.profile));
     let report = cluster::start(&rt, ui, &opts).await?;
     let verb = if report.created { "created" } else { "started" };
     ui.info(format!("Cluster {:?} {verb} in {}: API server at {}", opts.profile, human_duration(report.elapsed), report.endpoint));

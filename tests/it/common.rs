@@ -1,0 +1,170 @@
+//! Shared helpers: running minik with an isolated kubeconfig, reading Docker state, and a
+//! guard that deletes a test's cluster however the test ends.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+
+/// The fixture node image (set by tests/run.sh).
+pub fn node_image() -> String {
+    let image = std::env::var("MINIK_TEST_NODE_IMAGE").unwrap_or_else(|_| "minik-fixture/node:v1.20.2".into());
+    require_docker();
+    let ok = Command::new("docker").args(["image", "inspect", &image]).output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(ok, "the fixture node image {image} is missing: build it with tests/fixture/build.sh (or run tests/run.sh)");
+    image
+}
+
+/// A kubectl on the host (the one built by the fixture, or MINIK_TEST_KUBECTL).
+pub fn kubectl() -> String {
+    if let Ok(k) = std::env::var("MINIK_TEST_KUBECTL") {
+        return k;
+    }
+    let out = Command::new("bash").arg(fixture_dir().join("k8s-binaries.sh")).output().expect("run k8s-binaries.sh");
+    assert!(out.status.success(), "no host kubectl: set MINIK_TEST_KUBECTL or build the fixture");
+    let dir = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
+    format!("{dir}/kubectl")
+}
+
+pub fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture")
+}
+
+pub fn require_docker() {
+    static CHECK: Once = Once::new();
+    CHECK.call_once(|| {
+        let ok = Command::new("docker").arg("info").output().map(|o| o.status.success()).unwrap_or(false);
+        assert!(ok, "Docker is not reachable: these tests need a real engine (tests/fixture/docker-up.sh starts one)");
+    });
+}
+
+/// A test's cluster: unique profile, private kubeconfig; deleted on drop.
+pub struct TestCluster {
+    pub profile: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestCluster {
+    pub fn new(profile: &str) -> TestCluster {
+        require_docker();
+        let t = TestCluster { profile: profile.to_string(), dir: tempfile::tempdir().unwrap() };
+        // A leftover from an earlier, killed run must not change this run's result.
+        let _ = t.minik(&["delete", "-p", profile]);
+        t
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kube").join("config")
+    }
+
+    pub fn context(&self) -> String {
+        format!("minik-{}", self.profile)
+    }
+
+    pub fn container(&self) -> String {
+        format!("minik-{}", self.profile)
+    }
+
+    pub fn volume(&self) -> String {
+        format!("minik-{}-var", self.profile)
+    }
+
+    /// Runs minik with this test's private kubeconfig.
+    pub fn minik(&self, args: &[&str]) -> Output {
+        self.minik_cmd(args).output().expect("run minik")
+    }
+
+    pub fn minik_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_minik"));
+        cmd.args(args).env("KUBECONFIG", self.kubeconfig()).env_remove("MINIK_PROFILE");
+        cmd
+    }
+
+    /// Runs minik and asserts success, returning stdout.
+    pub fn minik_ok(&self, args: &[&str]) -> String {
+        let out = self.minik(args);
+        assert!(out.status.success(), "minik {args:?} failed:\nstdout:\n{}\nstderr:\n{}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// Runs the host kubectl against this cluster's context.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new(kubectl())
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .arg("--context")
+            .arg(self.context())
+            .args(args)
+            .output()
+            .expect("run kubectl")
+    }
+
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(out.status.success(), "kubectl {args:?} failed: {}", text(&out.stderr));
+        text(&out.stdout)
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let _ = self.minik(&["delete", "-p", &self.profile]);
+    }
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs docker and returns (success, stdout).
+pub fn docker(args: &[&str]) -> (bool, String) {
+    let out = Command::new("docker").args(args).output().expect("run docker");
+    (out.status.success(), text(&out.stdout))
+}
+
+pub fn container_exists(name: &str) -> bool {
+    docker(&["container", "inspect", name]).0
+}
+
+pub fn volume_exists(name: &str) -> bool {
+    docker(&["volume", "inspect", name]).0
+}
+
+pub fn network_exists(name: &str) -> bool {
+    docker(&["network", "inspect", name]).0
+}
+
+/// Minik clusters other than `except` (whose existence keeps the shared network alive).
+pub fn other_minik_nodes(except: &str) -> usize {
+    let (_, out) = docker(&["ps", "-a", "--filter", "label=io.minik.cluster", "--format", "{{.Names}}"]);
+    out.lines().filter(|n| *n != except).count()
+}
+
+/// Restarts the Docker engine itself, the way it was started (systemd or by hand).
+pub fn restart_dockerd() {
+    let systemd = Command::new("systemctl").args(["is-active", "--quiet", "docker"]).status().map(|s| s.success()).unwrap_or(false);
+    if systemd {
+        assert!(Command::new("systemctl").args(["restart", "docker"]).status().unwrap().success());
+    } else {
+        let _ = Command::new("pkill").args(["-x", "dockerd"]).output();
+        for _ in 0..100 {
+            let alive = Command::new("pgrep").args(["-x", "dockerd"]).output().map(|o| o.status.success()).unwrap_or(false);
+            if !alive {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let ok = Command::new("bash").arg(fixture_dir().join("docker-up.sh")).status().unwrap().success();
+        assert!(ok, "dockerd did not come back");
+    }
+    require_docker_now();
+}
+
+fn require_docker_now() {
+    for _ in 0..60 {
+        if Command::new("docker").arg("info").output().map(|o| o.status.success()).unwrap_or(false) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    panic!("Docker did not answer after its restart");
+}

@@ -1,0 +1,87 @@
+//! Failures: what the user reads, and that nothing is left behind.
+
+use crate::common::*;
+
+/// A node image whose kubeadm fails, derived from the fixture.
+fn broken_image() -> String {
+    let base = node_image();
+    let image = "minik-test/broken-kubeadm:v1".to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kubeadm"), "#!/bin/sh\necho 'kubeadm: simulated failure for minik tests' >&2\nexit 3\n").unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {base}\nCOPY kubeadm /usr/bin/kubeadm\nRUN chmod 755 /usr/bin/kubeadm\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", &image])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cannot build {image}: {}", text(&out.stderr));
+    image
+}
+
+fn assert_nothing_left(c: &TestCluster) {
+    assert!(!container_exists(&c.container()), "container left behind");
+    assert!(!volume_exists(&c.volume()), "volume left behind");
+    let config = std::fs::read_to_string(c.kubeconfig()).unwrap_or_default();
+    assert!(!config.contains(&c.context()), "kubeconfig entries left behind:\n{config}");
+}
+
+#[test]
+fn failed_start_removes_what_it_created_unless_retained() {
+    let image = broken_image();
+    let c = TestCluster::new("it-broken");
+    let out = c.minik(&["start", "-p", &c.profile, "--image", &image]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("✗ Starting control-plane"), "{err}");
+    assert!(err.contains("error: cannot create cluster \"it-broken\""), "{err}");
+    assert!(err.contains("kubeadm init failed in the node"), "{err}");
+    assert!(err.contains("simulated failure for minik tests"), "the node's output must be shown:\n{err}");
+    assert!(err.contains("hint: "), "{err}");
+    assert_nothing_left(&c);
+
+    let out = c.minik(&["start", "-p", &c.profile, "--image", &image, "--retain"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("kept the node for inspection (--retain)"));
+    assert!(container_exists(&c.container()), "--retain keeps the node");
+    let (_, state) = docker(&["inspect", "-f", "{{.State.Running}}", &c.container()]);
+    assert_eq!(state.trim(), "true");
+    c.minik_ok(&["delete", "-p", &c.profile]);
+    assert_nothing_left(&c);
+}
+
+#[test]
+fn missing_image_without_registry_says_how_to_load_it() {
+    let c = TestCluster::new("it-noimage");
+    let out = c.minik(&["start", "-p", &c.profile, "--image", "minik-test/absent-node:v0"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("node image minik-test/absent-node:v0 is not present and cannot be pulled"), "{err}");
+    assert!(err.contains("hint: ") && err.contains("docker load"), "{err}");
+    assert_nothing_left(&c);
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_created() {
+    let c = TestCluster::new("it-input");
+    let cases: [(&[&str], &str); 4] = [
+        (&["start", "-p", "Bad_Name"], "invalid profile name \"Bad_Name\""),
+        (&["start", "-p", "it-input", "--memory", "lots"], "invalid memory size \"lots\""),
+        (&["start", "-p", "it-input", "--memory", "100t"], "--memory 104857600 MiB is more than the Docker engine has"),
+        (&["start", "-p", "it-input", "--kubernetes-version", "1.19"], "no pinned node image for Kubernetes 1.19"),
+    ];
+    for (args, message) in cases {
+        let out = c.minik(args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(&format!("error: {message}")), "{args:?}:\n{err}");
+        assert!(err.contains("hint: "), "{args:?}:\n{err}");
+    }
+    assert_nothing_left(&c);
+    let out = c.minik(&["stop", "-p", "it-input"]);
+    assert!(text(&out.stderr).contains("no cluster named \"it-input\""));
+}

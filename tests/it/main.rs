@@ -1,0 +1,7 @@
+//! Integration tests: the real `minik` binary against a real Docker engine and the real
+//! Kubernetes node image from tests/fixture. They fail (never skip) when either is missing:
+//! run them through tests/run.sh, which builds the fixture first.
+
+mod common;
+mod errors;
+mod lifecycle;
