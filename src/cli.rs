@@ -42,6 +42,73 @@ pub enum Command {
     Kubeconfig(Profile),
     /// Run the node's own kubectl against the cluster: `minik kubectl -- get pods -A`.
     Kubectl(KubectlArgs),
+    /// Build images (Spark) and move images into a cluster.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// Build one of minik's images.
+    #[command(subcommand)]
+    Build(BuildCommand),
+    /// Put host images into the cluster's node (skips those already there).
+    Load(ImageLoadArgs),
+    /// List the images in the cluster's node.
+    Ls(Profile),
+    /// Remove images from the cluster's node.
+    Rm(ImageLoadArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BuildCommand {
+    /// The Spark base image from an Apache Spark distribution (downloaded, verified, cached).
+    Spark(SparkBuildArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SparkBuildArgs {
+    #[command(flatten)]
+    pub profile: Profile,
+    /// Spark release.
+    #[arg(long, default_value = crate::image::spark::DEFAULT_VERSION)]
+    pub spark_version: String,
+    /// Scala version of the distribution (Spark 4 has 2.13 only).
+    #[arg(long)]
+    pub scala: Option<String>,
+    /// Java version of the default base image.
+    #[arg(long, default_value_t = 17, value_parser = parse_java)]
+    pub java: u32,
+    /// Also build the PySpark variant (minik/spark-py).
+    #[arg(long)]
+    pub python: bool,
+    /// Use this distribution tarball (a path, or a URL with a .sha512 beside it).
+    #[arg(long)]
+    pub tarball: Option<String>,
+    /// Base URL of an Apache-style mirror: <mirror>/spark-<v>/<file>.
+    #[arg(long)]
+    pub mirror: Option<String>,
+    /// Base image with a JRE (default: eclipse-temurin:<java>-jre).
+    #[arg(long)]
+    pub base_image: Option<String>,
+    /// Tag of the base image (default: minik/spark:<version>-java<java>).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Use only the download cache.
+    #[arg(long)]
+    pub offline: bool,
+    /// Do not load the image into the running cluster.
+    #[arg(long)]
+    pub no_load: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImageLoadArgs {
+    #[command(flatten)]
+    pub profile: Profile,
+    /// Images, as Docker names them.
+    #[arg(required = true)]
+    pub images: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -137,4 +204,11 @@ pub struct KubectlArgs {
     /// Arguments for kubectl.
     #[arg(last = true)]
     pub args: Vec<String>,
+}
+
+fn parse_java(s: &str) -> Result<u32, String> {
+    match s {
+        "17" | "21" => Ok(s.parse().expect("digits")),
+        _ => Err("Spark images are built for Java 17 or 21".into()),
+    }
 }

@@ -4,7 +4,9 @@
 mod cli;
 mod cluster;
 mod commands;
+mod download;
 mod error;
+mod image;
 mod kube;
 mod runtime;
 mod ui;
@@ -36,6 +38,7 @@ fn main() -> std::process::ExitCode {
             Command::Ssh(args) => commands::ssh::run(args).await,
             Command::Kubeconfig(p) => commands::kubeconfig::run(p).await,
             Command::Kubectl(args) => commands::kubectl::run(args).await,
+            Command::Image(cmd) => commands::image::run(&ui, cmd).await,
         }
     });
     match result {

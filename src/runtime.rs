@@ -46,11 +46,6 @@ pub struct LayerProgress {
     pub total: u64,
 }
 
-/// Whether an error from the engine means "no such object".
-pub fn is_not_found(err: &anyhow::Error) -> bool {
-    status_code(err) == Some(404)
-}
-
 /// Whether an error from the engine means "conflict" (name in use, object in use).
 pub fn is_conflict(err: &anyhow::Error) -> bool {
     status_code(err) == Some(409)
@@ -350,9 +345,57 @@ impl Runtime {
         Ok(out)
     }
 
-    /// The image as a `docker save` tar stream.
-    pub fn export_image(&self, image: &str) -> impl Stream<Item = Result<bytes::Bytes>> + use<> {
-        let image = image.to_string();
-        self.docker.export_image(&image).map(move |r| r.with_context(|| format!("cannot export image {image}")))
+    /// Images as one `docker save` tar stream.
+    pub fn export_images(&self, images: &[String]) -> impl Stream<Item = Result<bytes::Bytes>> + use<> {
+        let names: Vec<&str> = images.iter().map(String::as_str).collect();
+        let what = images.join(" ");
+        self.docker.export_images(&names).map(move |r| r.with_context(|| format!("cannot export {what}")))
+    }
+
+    /// Builds an image from a streamed build context (classic builder), untagged; returns
+    /// its ID. Each log line goes to `on_line`; the whole log comes back in the error.
+    pub async fn build_image(
+        &self,
+        context: impl Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+        dockerfile: &str,
+        build_args: &HashMap<String, String>,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<String> {
+        let opts = bollard::query_parameters::BuildImageOptionsBuilder::new()
+            .dockerfile(dockerfile)
+            .rm(true)
+            .forcerm(true)
+            .buildargs(build_args)
+            .build();
+        let mut stream = self.docker.build_image(opts, None, Some(bollard::body_try_stream(context)));
+        let mut log = String::new();
+        let mut id = None;
+        // Drain the whole stream: an error can arrive as an item.
+        while let Some(item) = stream.next().await {
+            let info = match item {
+                Ok(info) => info,
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("image build failed; its log:\n{log}"))),
+            };
+            if let Some(detail) = info.error_detail {
+                anyhow::bail!("image build failed: {}\nits log:\n{log}", detail.message.unwrap_or_default());
+            }
+            if let Some(text) = info.stream {
+                log.push_str(&text);
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    on_line(line);
+                }
+            }
+            if let Some(aux) = info.aux {
+                id = aux.id.or(id);
+            }
+        }
+        id.ok_or_else(|| anyhow::anyhow!("the engine reported no image ID; build log:\n{log}"))
+    }
+
+    /// Tags an image: `target` is `repo:tag`.
+    pub async fn tag_image(&self, image: &str, target: &str) -> Result<()> {
+        let (repo, tag) = target.rsplit_once(':').filter(|(_, t)| !t.contains('/')).unwrap_or((target, "latest"));
+        let opts = bollard::query_parameters::TagImageOptionsBuilder::new().repo(repo).tag(tag).build();
+        self.docker.tag_image(image, Some(opts)).await.with_context(|| format!("cannot tag {image} as {target}"))
     }
 }

@@ -35,11 +35,6 @@ impl Ui {
         Ui { level, tty, multi }
     }
 
-    /// A UI that prints nothing (for library use in tests).
-    pub fn silent() -> Self {
-        Ui { level: Level::Quiet, tty: false, multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()) }
-    }
-
     pub fn is_verbose(&self) -> bool {
         self.level >= Level::Verbose
     }
@@ -121,19 +116,6 @@ pub struct Step {
 }
 
 impl Step {
-    /// Shows progress detail next to the title (terminal only; -v prints it as a line).
-    pub fn progress(&self, detail: impl AsRef<str>) {
-        if let Some(pb) = &self.spinner {
-            pb.set_message(format!("{} ({})", self.title, detail.as_ref()));
-        } else {
-            self.ui.detail(detail);
-        }
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
-    }
-
     pub fn done(self) {
         self.finish(true, None);
     }
@@ -184,7 +166,8 @@ impl Drop for Step {
     }
 }
 
-/// A byte progress bar handle (no-op when hidden).
+/// A byte progress bar handle (no-op when hidden); clones share the bar.
+#[derive(Clone)]
 pub struct Bytes {
     pb: Option<ProgressBar>,
 }

@@ -19,8 +19,8 @@ use crate::error::Hinted;
 use crate::runtime::Runtime;
 use config::{Names, LABEL_API_PORT, LABEL_CLUSTER, LABEL_IMAGE, LABEL_PRIVILEGE};
 
-pub use create::{start, StartOptions, StartReport};
-pub use lifecycle::{delete, status, stop, Status};
+pub use create::{start, StartOptions};
+pub use lifecycle::{delete, status, stop};
 
 /// A cluster's node container as Docker reports it.
 #[derive(Debug, Clone, Serialize)]

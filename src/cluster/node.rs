@@ -68,7 +68,7 @@ pub fn container_body(spec: &NodeSpec) -> ContainerCreateBody {
     if spec.host_modules {
         binds.push("/lib/modules:/lib/modules:ro".into());
     }
-    let mut security_opt = vec!["seccomp=unconfined".to_string(), "apparmor=unconfined".to_string()];
+    let security_opt = vec!["seccomp=unconfined".to_string(), "apparmor=unconfined".to_string()];
     let mut host = HostConfig {
         binds: Some(binds),
         tmpfs: Some(HashMap::from([("/run".into(), "rw".into()), ("/tmp".into(), "rw".into())])),

@@ -2,6 +2,7 @@
 //! process exit code.
 
 pub mod delete;
+pub mod image;
 pub mod kubeconfig;
 pub mod kubectl;
 pub mod list;

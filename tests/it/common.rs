@@ -168,3 +168,61 @@ fn require_docker_now() {
     }
     panic!("Docker did not answer after its restart");
 }
+
+/// The test HTTP server (tests/fixture/range_server.py) on 127.0.0.1, serving `root`.
+pub struct HttpServer {
+    pub port: u16,
+    pub log: PathBuf,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl HttpServer {
+    pub fn start(root: &Path, cut_first: Option<u64>) -> HttpServer {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("requests.log");
+        std::fs::write(&log, "").unwrap();
+        let mut cmd = Command::new("python3");
+        cmd.arg(fixture_dir().join("range_server.py")).arg(root).arg(&log);
+        if let Some(n) = cut_first {
+            cmd.arg("--cut-first").arg(n.to_string());
+        }
+        let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().expect("start range_server.py");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().strip_prefix("PORT ").and_then(|p| p.parse().ok()).expect("server port");
+        HttpServer { port, log, child, _dir: dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn requests(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Spark distribution assembled from PyPI's pyspark (tests/fixture/spark-dist.sh):
+/// (directory holding the .tgz and .sha512, version).
+pub fn spark_dist() -> (PathBuf, String) {
+    let version = "3.5.9".to_string();
+    if let Ok(dir) = std::env::var("MINIK_TEST_SPARK_DIST") {
+        return (PathBuf::from(dir), version);
+    }
+    let out = Command::new("bash").arg(fixture_dir().join("spark-dist.sh")).arg(&version).output().expect("run spark-dist.sh");
+    assert!(out.status.success(), "spark-dist.sh failed: {}", text(&out.stderr));
+    (PathBuf::from(text(&out.stdout).lines().last().unwrap().trim()), version)
+}
+
+pub fn image_exists(image: &str) -> bool {
+    docker(&["image", "inspect", image]).0
+}
