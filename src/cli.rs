@@ -45,6 +45,76 @@ pub enum Command {
     /// Build images (Spark) and move images into a cluster.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Run Spark applications on the cluster.
+    #[command(subcommand)]
+    Spark(SparkCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SparkCommand {
+    /// Run an application: driver in a pod, executors as pods; streams the driver's log and
+    /// exits with the application's exit code.
+    Submit(SparkSubmitArgs),
+    /// Print what a host-side spark-submit needs to use the cluster.
+    Env(SparkEnvArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SparkTarget {
+    #[command(flatten)]
+    pub profile: Profile,
+    /// Use this kubeconfig context instead of a minik profile (any cluster).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Namespace to run in (created when missing).
+    #[arg(short, long, default_value = "default")]
+    pub namespace: String,
+    /// Spark image (default: minik/spark:<default version>-java17).
+    #[arg(long)]
+    pub image: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SparkSubmitArgs {
+    #[command(flatten)]
+    pub target: SparkTarget,
+    /// Number of executor pods.
+    #[arg(long, default_value_t = 2)]
+    pub executors: u32,
+    /// Executor JVM memory (pods get 384m more).
+    #[arg(long, default_value = "512m")]
+    pub executor_memory: String,
+    /// Executor cores (Spark task slots).
+    #[arg(long, default_value_t = 1)]
+    pub executor_cores: u32,
+    /// Driver JVM memory (the pod gets 384m more).
+    #[arg(long, default_value = "512m")]
+    pub driver_memory: String,
+    /// Extra Spark configuration, repeatable: --conf spark.sql.shuffle.partitions=4
+    #[arg(long, value_parser = parse_conf)]
+    pub conf: Vec<(String, String)>,
+    /// Keep the driver pod (and its log) after the application ends.
+    #[arg(long)]
+    pub keep: bool,
+    /// The application: local:///path inside the image, or a file on this machine (sent
+    /// along in a ConfigMap; at most 1 MB).
+    pub app: String,
+    /// Arguments for the application.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SparkEnvArgs {
+    #[command(flatten)]
+    pub target: SparkTarget,
+}
+
+fn parse_conf(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
 #[derive(Subcommand, Debug)]

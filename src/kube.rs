@@ -9,7 +9,7 @@ use kube::api::ListParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
-/// A client for `context` of the kubeconfig at `path`.
+/// A client for `context` of the kubeconfig at `path`, for short requests.
 pub async fn client(path: &Path, context: &str) -> Result<Client> {
     let kc = Kubeconfig::read_from(path).with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
     let opts = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
@@ -18,6 +18,16 @@ pub async fn client(path: &Path, context: &str) -> Result<Client> {
         .with_context(|| format!("cannot use context {context} of {}", path.display()))?;
     config.connect_timeout = Some(Duration::from_secs(3));
     config.read_timeout = Some(Duration::from_secs(15));
+    Client::try_from(config).context("cannot build a Kubernetes client")
+}
+
+/// A client for `context` of the user's kubeconfig ($KUBECONFIG, all its files, or
+/// ~/.kube/config), without a read timeout: log streams and watches stay quiet for long.
+pub async fn streaming_client(context: &str) -> Result<Client> {
+    let opts = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
+    let mut config = Config::from_kubeconfig(&opts).await.with_context(|| format!("cannot use kubeconfig context {context}"))?;
+    config.connect_timeout = Some(Duration::from_secs(5));
+    config.read_timeout = None;
     Client::try_from(config).context("cannot build a Kubernetes client")
 }
 

@@ -9,6 +9,7 @@ mod error;
 mod image;
 mod kube;
 mod runtime;
+mod spark;
 mod ui;
 
 use clap::Parser;
@@ -39,6 +40,7 @@ fn main() -> std::process::ExitCode {
             Command::Kubeconfig(p) => commands::kubeconfig::run(p).await,
             Command::Kubectl(args) => commands::kubectl::run(args).await,
             Command::Image(cmd) => commands::image::run(&ui, cmd).await,
+            Command::Spark(cmd) => commands::spark::run(&ui, cmd).await,
         }
     });
     match result {

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 node_image=$(tests/fixture/build.sh | tail -n 1)
 kubectl_dir=$(tests/fixture/k8s-binaries.sh 2>/dev/null | tail -n 1)
-export MINIK_TEST_NODE_IMAGE="$node_image" MINIK_TEST_KUBECTL="$kubectl_dir/kubectl"
+spark_dist=$(tests/fixture/spark-dist.sh 3.5.9 | tail -n 1)
+export MINIK_TEST_NODE_IMAGE="$node_image" MINIK_TEST_KUBECTL="$kubectl_dir/kubectl" MINIK_TEST_SPARK_DIST="$spark_dist"
 
 echo "== fixture smoke test (independent of minik) =="
 tests/fixture/smoke.sh "$node_image"

@@ -7,6 +7,7 @@ pub mod kubeconfig;
 pub mod kubectl;
 pub mod list;
 pub mod logs;
+pub mod spark;
 pub mod ssh;
 pub mod start;
 pub mod status;

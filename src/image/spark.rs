@@ -111,11 +111,17 @@ async fn distribution(ui: &Ui, opts: &SparkBuild, downloader: &Downloader) -> Re
         match downloader.fetch(ui, a).await {
             Ok(p) => return Ok(p),
             // Not on this site (e.g. an old release gone from the CDN): try the next.
-            Err(e) if is_not_found(&e) && candidates.len() > 1 => last = Some(e),
+            Err(e) if is_not_found(&e) => last = Some(e),
             Err(e) => return Err(e),
         }
     }
-    Err(last.expect("at least one candidate"))
+    let file = opts.file_name()?;
+    Err(Hinted::new(
+        format!("{file} was not found at {}", candidates.iter().map(|a| a.url.as_str()).collect::<Vec<_>>().join(" nor ")),
+        "check --spark-version (and --scala); a --mirror must be laid out like Apache's: <mirror>/spark-<version>/<file> with <file>.sha512 beside it",
+    )
+    .caused_by(format!("{:#}", last.expect("at least one candidate")))
+    .into())
 }
 
 fn is_not_found(e: &anyhow::Error) -> bool {

@@ -6,3 +6,4 @@ mod common;
 mod errors;
 mod images;
 mod lifecycle;
+mod spark;

@@ -1,0 +1,21 @@
+//! Spark on the cluster. `submit` runs the application's driver in a pod (spark-submit in
+//! client mode inside the cluster, `spark.driver.host` = the pod's IP: no cluster DNS
+//! needed) and its executors as pods owned by that driver pod, so that deleting the driver
+//! collects them. `env` prints what a host-side spark-submit needs.
+
+mod submit;
+
+pub use submit::{ensure_rbac, submit, SubmitOptions};
+
+/// The service account (and Role, RoleBinding) the driver runs as.
+pub const SERVICE_ACCOUNT: &str = "spark";
+/// Ports the driver listens on for executors (fixed: executors dial the pod IP).
+pub const DRIVER_PORT: u16 = 7078;
+pub const BLOCK_MANAGER_PORT: u16 = 7079;
+/// A host file passed as APP travels in a ConfigMap: its size limit, with room for metadata.
+pub const MAX_APP_FILE: u64 = 1_000_000;
+
+/// Spark's memory overhead rule for pods: max(384 MiB, 10 %).
+pub fn pod_memory(jvm: u64) -> u64 {
+    jvm + (jvm / 10).max(384 << 20)
+}

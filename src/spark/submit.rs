@@ -1,0 +1,493 @@
+//! `minik spark submit`
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use futures_util::{AsyncBufReadExt, StreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+use super::{pod_memory, BLOCK_MANAGER_PORT, DRIVER_PORT, MAX_APP_FILE, SERVICE_ACCOUNT};
+use crate::error::Hinted;
+use crate::ui::Ui;
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct SubmitOptions {
+    pub image: String,
+    pub namespace: String,
+    pub executors: u32,
+    pub executor_memory: String,
+    pub executor_cores: u32,
+    /// Cores requested from Kubernetes per executor (fractional on a laptop).
+    pub executor_request_cores: String,
+    pub driver_memory: String,
+    pub conf: Vec<(String, String)>,
+    pub keep: bool,
+    pub app: String,
+    pub args: Vec<String>,
+}
+
+const FIELD_MANAGER: &str = "minik";
+const APP_DIR: &str = "/opt/spark/work-dir/app";
+
+/// Runs the application; returns its exit code.
+pub async fn submit(client: Client, ui: &Ui, opts: &SubmitOptions) -> Result<i32> {
+    let step = ui.step(format!("Preparing namespace {}", opts.namespace));
+    ensure_rbac(&client, &opts.namespace).await?;
+    step.done_with(format!("service account {SERVICE_ACCOUNT}"));
+    check_fits(&client, opts).await?;
+
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &opts.namespace);
+    let name = format!("spark-{}", unique_suffix());
+    let (app_uri, app_file) = resolve_app(&opts.app)?;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), &opts.namespace);
+    if let Some((file_name, content)) = &app_file {
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "minik"}},
+            "data": {file_name: content},
+        }))?;
+        configmaps.create(&PostParams::default(), &cm).await.context("cannot store the application file in a ConfigMap")?;
+    }
+    let pod = driver_pod(&name, opts, &app_uri, app_file.is_some())?;
+    let step = ui.step(format!("Starting driver {name}"));
+    let created = pods.create(&PostParams::default(), &pod).await;
+    let created = match created {
+        Ok(p) => p,
+        Err(e) => {
+            step.fail();
+            let _ = configmaps.delete(&name, &DeleteParams::default()).await;
+            return Err(anyhow::Error::new(e).context("cannot create the driver pod"));
+        }
+    };
+    if app_file.is_some() {
+        // The ConfigMap goes with the driver pod.
+        let owner = json!({"metadata": {"ownerReferences": [owner_ref(&created)]}});
+        configmaps.patch(&name, &PatchParams::default(), &Patch::Merge(&owner)).await.context("cannot attach the ConfigMap to the driver")?;
+    }
+    let cleanup = Cleanup { pods: pods.clone(), name: name.clone(), keep: opts.keep };
+    let run = async {
+        wait_running(&pods, &name, ui, step).await?;
+        follow(&client, &pods, &created, &name, &opts.namespace, ui).await
+    };
+    let result = tokio::select! {
+        r = run => r,
+        _ = tokio::signal::ctrl_c() => {
+            ui.warn("interrupted: stopping the application");
+            cleanup.delete(true).await;
+            return Ok(130);
+        }
+    };
+    match &result {
+        Ok(_) => cleanup.delete(false).await,
+        Err(_) => cleanup.delete(true).await,
+    }
+    result
+}
+
+fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{:x}", (nanos as u64) ^ (std::process::id() as u64) << 40)
+}
+
+fn owner_ref(pod: &Pod) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "name": pod.metadata.name, "uid": pod.metadata.uid})
+}
+
+/// `local:///path` stays in the image; a host file is sent along in a ConfigMap and
+/// mounted at /opt/spark/work-dir/app.
+fn resolve_app(app: &str) -> Result<(String, Option<(String, String)>)> {
+    if app.contains("://") {
+        return Ok((app.to_string(), None));
+    }
+    let path = PathBuf::from(app);
+    let meta = std::fs::metadata(&path).map_err(|e| {
+        Hinted::new(format!("application {app} is not a file on this machine"), "pass a host file, or local:///path for a file inside the image").caused_by(e)
+    })?;
+    if meta.len() > MAX_APP_FILE {
+        return Err(Hinted::new(
+            format!("application {app} is {} bytes; a host file may be at most {MAX_APP_FILE} bytes", meta.len()),
+            "put bigger applications into an image (FROM the Spark image) and pass local:///path",
+        )
+        .into());
+    }
+    let content = std::fs::read_to_string(&path).map_err(|e| {
+        Hinted::new(format!("cannot read {app} as text"), "host applications travel as text (Python files); put binaries into an image").caused_by(e)
+    })?;
+    let file_name = path.file_name().and_then(|n| n.to_str()).context("the application file has no name")?.to_string();
+    Ok((format!("local://{APP_DIR}/{file_name}"), Some((file_name, content))))
+}
+
+/// The driver pod: spark-submit in client mode, reachable on its pod IP.
+fn driver_pod(name: &str, o: &SubmitOptions, app_uri: &str, mount_app: bool) -> Result<Pod> {
+    let driver_mem = crate::cluster::config::parse_memory(&o.driver_memory)?;
+    let mut args: Vec<String> = vec![
+        "/opt/spark/bin/spark-submit".into(),
+        "--master".into(),
+        "k8s://https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)".into(),
+        "--deploy-mode".into(),
+        "client".into(),
+        "--driver-memory".into(),
+        o.driver_memory.clone(),
+    ];
+    let mut conf: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in [
+        ("spark.kubernetes.namespace", o.namespace.clone()),
+        ("spark.kubernetes.container.image", o.image.clone()),
+        ("spark.kubernetes.container.image.pullPolicy", "IfNotPresent".into()),
+        ("spark.kubernetes.driver.pod.name", "$(SPARK_DRIVER_POD_NAME)".into()),
+        ("spark.kubernetes.authenticate.driver.serviceAccountName", SERVICE_ACCOUNT.into()),
+        // Executors reach the driver on its pod IP: no DNS needed. Spark >= 4.1 hands
+        // executors the bind address, so both must be the IP.
+        ("spark.driver.host", "$(SPARK_DRIVER_POD_IP)".into()),
+        ("spark.driver.bindAddress", "$(SPARK_DRIVER_POD_IP)".into()),
+        ("spark.driver.port", DRIVER_PORT.to_string()),
+        ("spark.blockManager.port", BLOCK_MANAGER_PORT.to_string()),
+        ("spark.executor.instances", o.executors.to_string()),
+        ("spark.executor.memory", o.executor_memory.clone()),
+        ("spark.executor.cores", o.executor_cores.to_string()),
+        ("spark.kubernetes.executor.request.cores", o.executor_request_cores.clone()),
+    ] {
+        conf.insert(k.to_string(), v);
+    }
+    for (k, v) in &o.conf {
+        conf.insert(k.clone(), v.clone());
+    }
+    for (k, v) in conf {
+        args.push("--conf".into());
+        args.push(format!("{k}={v}"));
+    }
+    args.push(app_uri.to_string());
+    args.extend(o.args.iter().cloned());
+    let mem = format!("{}Mi", pod_memory(driver_mem) >> 20);
+    let mut pod = json!({
+        "metadata": {
+            "name": name,
+            "labels": {"app.kubernetes.io/managed-by": "minik", "spark-role": "driver", "minik.io/spark-app": name},
+        },
+        "spec": {
+            "serviceAccountName": SERVICE_ACCOUNT,
+            "restartPolicy": "Never",
+            "containers": [{
+                "name": "driver",
+                "image": o.image,
+                "imagePullPolicy": "IfNotPresent",
+                "args": args,
+                "env": [
+                    {"name": "SPARK_DRIVER_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                    {"name": "SPARK_DRIVER_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                ],
+                "ports": [
+                    {"name": "driver", "containerPort": DRIVER_PORT},
+                    {"name": "blockmanager", "containerPort": BLOCK_MANAGER_PORT},
+                    {"name": "ui", "containerPort": 4040},
+                ],
+                "resources": {"requests": {"memory": mem, "cpu": "250m"}, "limits": {"memory": mem}},
+            }],
+        },
+    });
+    if mount_app {
+        pod["spec"]["volumes"] = json!([{"name": "app", "configMap": {"name": name}}]);
+        pod["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "app", "mountPath": APP_DIR}]);
+    }
+    Ok(serde_json::from_value(pod)?)
+}
+
+/// Namespace, service account, and a Role with exactly what the driver needs.
+pub async fn ensure_rbac(client: &Client, ns: &str) -> Result<()> {
+    use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+    let pp = PatchParams::apply(FIELD_MANAGER).force();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns_obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    namespaces.patch(ns, &pp, &Patch::Apply(&ns_obj)).await.with_context(|| format!("cannot ensure namespace {ns}"))?;
+    let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns}});
+    Api::<ServiceAccount>::namespaced(client.clone(), ns).patch(SERVICE_ACCOUNT, &pp, &Patch::Apply(&sa)).await.context("cannot ensure the spark service account")?;
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns},
+        "rules": [{
+            "apiGroups": [""],
+            "resources": ["pods", "services", "configmaps", "persistentvolumeclaims"],
+            "verbs": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"],
+        }],
+    });
+    Api::<Role>::namespaced(client.clone(), ns).patch(SERVICE_ACCOUNT, &pp, &Patch::Apply(&role)).await.context("cannot ensure the spark Role")?;
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SERVICE_ACCOUNT},
+        "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": ns}],
+    });
+    Api::<RoleBinding>::namespaced(client.clone(), ns).patch(SERVICE_ACCOUNT, &pp, &Patch::Apply(&binding)).await.context("cannot ensure the spark RoleBinding")?;
+    Ok(())
+}
+
+/// Refuses, before anything runs, a driver or executor that no node could hold.
+async fn check_fits(client: &Client, o: &SubmitOptions) -> Result<()> {
+    let nodes = Api::<Node>::all(client.clone()).list(&ListParams::default()).await.context("cannot list nodes")?;
+    let largest = nodes
+        .items
+        .iter()
+        .filter_map(|n| n.status.as_ref()?.allocatable.as_ref()?.get("memory").map(|q| quantity_bytes(&q.0)))
+        .max()
+        .unwrap_or(0);
+    if largest == 0 {
+        return Ok(());
+    }
+    for (what, flag, jvm) in [("driver", "--driver-memory", &o.driver_memory), ("executor", "--executor-memory", &o.executor_memory)] {
+        let need = pod_memory(crate::cluster::config::parse_memory(jvm)?);
+        if need > largest {
+            return Err(Hinted::new(
+                format!(
+                    "the {what} needs {} MiB of memory ({flag} {jvm} plus overhead) but the largest node has {} MiB allocatable",
+                    need >> 20,
+                    largest >> 20
+                ),
+                format!("ask for less with {flag}, or start a cluster with more memory (minik start --memory)"),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Bytes of a Kubernetes memory quantity ("16331280Ki", "2Gi", "1000M").
+pub fn quantity_bytes(q: &str) -> u64 {
+    let split = q.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(q.len());
+    let (n, unit) = q.split_at(split);
+    let n: f64 = n.parse().unwrap_or(0.0);
+    let mult: f64 = match unit {
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024f64.powi(4),
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        _ => 1.0,
+    };
+    (n * mult) as u64
+}
+
+/// Waits until the driver container runs (or has already ended), failing fast when the
+/// pod cannot be scheduled or its image cannot be found.
+async fn wait_running(pods: &Api<Pod>, name: &str, ui: &Ui, step: crate::ui::Step) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let pod = pods.get(name).await.context("cannot read the driver pod")?;
+        let status = pod.status.clone().unwrap_or_default();
+        let phase = status.phase.clone().unwrap_or_default();
+        if phase == "Running" || phase == "Succeeded" || phase == "Failed" {
+            step.done();
+            return Ok(());
+        }
+        if let Some(reason) = unschedulable(&pod) {
+            if started.elapsed() > Duration::from_secs(10) {
+                step.fail();
+                return Err(Hinted::new(
+                    format!("the driver pod cannot be scheduled: {reason}"),
+                    "ask for less (--driver-memory), or give the node more (minik start --memory / --cpus)",
+                )
+                .into());
+            }
+        }
+        if let Some(waiting) = status
+            .container_statuses
+            .as_ref()
+            .and_then(|c| c.first())
+            .and_then(|c| c.state.as_ref())
+            .and_then(|s| s.waiting.as_ref())
+        {
+            let reason = waiting.reason.clone().unwrap_or_default();
+            if reason == "ErrImagePull" || reason == "ImagePullBackOff" || reason == "ErrImageNeverPull" {
+                step.fail();
+                return Err(Hinted::new(
+                    format!("the driver's image cannot be pulled: {}", waiting.message.clone().unwrap_or(reason)),
+                    "build it with `minik image build spark`, or load it with `minik image load IMAGE`",
+                )
+                .into());
+            }
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            step.fail();
+            anyhow::bail!("the driver pod did not start within 5 minutes (phase {phase})");
+        }
+        let _ = ui;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// "0/1 nodes are available: 1 Insufficient memory." when the scheduler gave up on the pod.
+fn unschedulable(pod: &Pod) -> Option<String> {
+    pod.status.as_ref()?.conditions.as_ref()?.iter().find_map(|c| {
+        (c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
+            .then(|| c.message.clone().unwrap_or_else(|| "unschedulable".into()))
+    })
+}
+
+/// Streams the driver's log to stdout while a status line tracks the executor pods;
+/// returns the driver's exit code.
+async fn follow(client: &Client, pods: &Api<Pod>, driver: &Pod, name: &str, ns: &str, ui: &Ui) -> Result<i32> {
+    let lp = LogParams { follow: true, container: Some("driver".into()), ..Default::default() };
+    let mut lines = pods.log_stream(name, &lp).await.context("cannot follow the driver's log")?.lines();
+    let executors = watch_executors(client.clone(), ns.to_string(), driver.metadata.uid.clone().unwrap_or_default(), ui.clone());
+    let printer = async {
+        while let Some(line) = lines.next().await {
+            let line = line.context("lost the driver's log")?;
+            println!("{line}");
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    tokio::select! {
+        r = printer => r?,
+        e = executors => return Err(e),
+    }
+    // The log ends when the container does; its exit code is the application's.
+    for _ in 0..60 {
+        let pod = pods.get(name).await?;
+        let terminated = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|c| c.first())
+            .and_then(|c| c.state.as_ref())
+            .and_then(|s| s.terminated.as_ref())
+            .map(|t| t.exit_code);
+        if let Some(code) = terminated {
+            return Ok(code);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    anyhow::bail!("the driver's log ended but its container did not terminate")
+}
+
+/// Shows the executor pods on one status line; returns an error when executors stay
+/// unschedulable (the application would wait forever).
+async fn watch_executors(client: Client, ns: String, driver_uid: String, ui: Ui) -> anyhow::Error {
+    let pods: Api<Pod> = Api::namespaced(client, &ns);
+    let lp = ListParams::default().labels("spark-role=executor");
+    let mut last = String::new();
+    let mut stuck_since: Option<Instant> = None;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Ok(list) = pods.list(&lp).await else { continue };
+        let mine: Vec<&Pod> = list
+            .items
+            .iter()
+            .filter(|p| p.metadata.owner_references.as_ref().is_some_and(|o| o.iter().any(|r| r.uid == driver_uid)))
+            .collect();
+        let count = |phase: &str| mine.iter().filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(phase)).count();
+        let line = format!("executors: {} running, {} pending, {} done", count("Running"), count("Pending"), count("Succeeded") + count("Failed"));
+        if line != last {
+            ui.info(format!("   {line}"));
+            last = line;
+        }
+        match mine.iter().find_map(|p| unschedulable(p)) {
+            Some(reason) => {
+                let since = *stuck_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_secs(20) {
+                    return Hinted::new(
+                        format!("executor pods cannot be scheduled: {reason}"),
+                        "ask for less (--executor-memory, --executors), or give the node more (minik start --memory / --cpus)",
+                    )
+                    .into();
+                }
+            }
+            None => stuck_since = None,
+        }
+    }
+}
+
+/// Deletes the driver pod (its executors and ConfigMap go with it) unless --keep.
+struct Cleanup {
+    pods: Api<Pod>,
+    name: String,
+    keep: bool,
+}
+
+impl Cleanup {
+    async fn delete(&self, force: bool) {
+        if self.keep && !force {
+            return;
+        }
+        let dp = DeleteParams { grace_period_seconds: Some(if force { 0 } else { 5 }), ..Default::default() };
+        let _ = self.pods.delete(&self.name, &dp).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> SubmitOptions {
+        SubmitOptions {
+            image: "minik/spark:3.5.9-java17".into(),
+            namespace: "default".into(),
+            executors: 2,
+            executor_memory: "512m".into(),
+            executor_cores: 1,
+            executor_request_cores: "0.2".into(),
+            driver_memory: "512m".into(),
+            conf: vec![("spark.executor.memory".into(), "768m".into())],
+            keep: false,
+            app: "local:///opt/spark/examples/src/main/python/pi.py".into(),
+            args: vec!["100".into()],
+        }
+    }
+
+    #[test]
+    fn driver_pod_runs_client_mode_on_its_pod_ip() {
+        let o = opts();
+        let pod = serde_json::to_value(driver_pod("spark-x", &o, &o.app, false).unwrap()).unwrap();
+        let args: Vec<String> = serde_json::from_value(pod["spec"]["containers"][0]["args"].clone()).unwrap();
+        let joined = args.join(" ");
+        assert!(joined.starts_with("/opt/spark/bin/spark-submit --master k8s://https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT) --deploy-mode client"));
+        for c in [
+            "spark.driver.host=$(SPARK_DRIVER_POD_IP)",
+            "spark.driver.bindAddress=$(SPARK_DRIVER_POD_IP)",
+            "spark.kubernetes.driver.pod.name=$(SPARK_DRIVER_POD_NAME)",
+            "spark.kubernetes.container.image.pullPolicy=IfNotPresent",
+            "spark.executor.instances=2",
+            "spark.kubernetes.executor.request.cores=0.2",
+            // --conf wins over the defaults.
+            "spark.executor.memory=768m",
+        ] {
+            assert!(args.contains(&c.to_string()), "{c} missing from {joined}");
+        }
+        assert!(!args.contains(&"spark.executor.memory=512m".to_string()));
+        assert!(joined.ends_with("local:///opt/spark/examples/src/main/python/pi.py 100"));
+        assert_eq!(pod["spec"]["serviceAccountName"], "spark");
+        assert_eq!(pod["spec"]["restartPolicy"], "Never");
+        assert_eq!(pod["spec"]["containers"][0]["resources"]["requests"]["memory"], "896Mi");
+    }
+
+    #[test]
+    fn host_files_travel_in_a_configmap() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("job.py");
+        std::fs::write(&f, "print('hi')\n").unwrap();
+        let (uri, file) = resolve_app(f.to_str().unwrap()).unwrap();
+        assert_eq!(uri, "local:///opt/spark/work-dir/app/job.py");
+        assert_eq!(file.unwrap(), ("job.py".to_string(), "print('hi')\n".to_string()));
+        let big = dir.path().join("big.py");
+        std::fs::write(&big, vec![b'#'; (MAX_APP_FILE + 1) as usize]).unwrap();
+        assert!(crate::error::render(&resolve_app(big.to_str().unwrap()).unwrap_err()).contains("at most 1000000 bytes"));
+        assert!(crate::error::render(&resolve_app("/no/such.py").unwrap_err()).contains("is not a file on this machine"));
+        assert_eq!(resolve_app("local:///x.py").unwrap(), ("local:///x.py".to_string(), None));
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(quantity_bytes("16331280Ki"), 16331280 * 1024);
+        assert_eq!(quantity_bytes("2Gi"), 2 << 30);
+        assert_eq!(quantity_bytes("1000M"), 1_000_000_000);
+        assert_eq!(pod_memory(512 << 20), 896 << 20);
+        assert_eq!(pod_memory(8 << 30), (8 << 30) + (8 << 30) / 10);
+    }
+}
