@@ -18,7 +18,12 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct Profile {
     /// The cluster to act on.
-    #[arg(short = 'p', long = "profile", default_value = "minik", env = "MINIK_PROFILE")]
+    #[arg(
+        short = 'p',
+        long = "profile",
+        default_value = "minik",
+        env = "MINIK_PROFILE"
+    )]
     pub profile: String,
 }
 

@@ -39,12 +39,19 @@ impl Downloader {
             .user_agent(concat!("minik/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot set up the HTTP client")?;
-        Ok(Downloader { client, cache_dir, offline })
+        Ok(Downloader {
+            client,
+            cache_dir,
+            offline,
+        })
     }
 
     /// The user's download cache: `$XDG_CACHE_HOME/minik/downloads` (or ~/.cache/…).
     pub fn default_cache_dir() -> Result<PathBuf> {
-        Ok(dirs::cache_dir().context("cannot find the cache directory (set HOME)")?.join("minik").join("downloads"))
+        Ok(dirs::cache_dir()
+            .context("cannot find the cache directory (set HOME)")?
+            .join("minik")
+            .join("downloads"))
     }
 
     pub fn cache_dir(&self) -> &Path {
@@ -69,7 +76,9 @@ impl Downloader {
             )
             .into());
         }
-        tokio::fs::create_dir_all(&self.cache_dir).await.with_context(|| format!("cannot create {}", self.cache_dir.display()))?;
+        tokio::fs::create_dir_all(&self.cache_dir)
+            .await
+            .with_context(|| format!("cannot create {}", self.cache_dir.display()))?;
         let expected = self.checksum(a).await?;
         let partial = partial_path(&target);
         let actual = self.download_with_retries(ui, a, &partial).await?;
@@ -81,7 +90,9 @@ impl Downloader {
             )
             .into());
         }
-        tokio::fs::rename(&partial, &target).await.with_context(|| format!("cannot move the download to {}", target.display()))?;
+        tokio::fs::rename(&partial, &target)
+            .await
+            .with_context(|| format!("cannot move the download to {}", target.display()))?;
         Ok(target)
     }
 
@@ -91,7 +102,8 @@ impl Downloader {
             .get_text(&a.checksum_url)
             .await
             .with_context(|| format!("cannot fetch the checksum {}", a.checksum_url))?;
-        parse_sha512(&text, &a.file_name).with_context(|| format!("cannot read the checksum file {}", a.checksum_url))
+        parse_sha512(&text, &a.file_name)
+            .with_context(|| format!("cannot read the checksum file {}", a.checksum_url))
     }
 
     async fn get_text(&self, url: &str) -> Result<String> {
@@ -123,7 +135,12 @@ impl Downloader {
 
     /// One request: resumes from the partial file's length when it has one. Returns the
     /// SHA-512 of the whole file.
-    async fn download_once(&self, a: &Artifact, partial: &Path, bar: &crate::ui::Bytes) -> Result<String> {
+    async fn download_once(
+        &self,
+        a: &Artifact,
+        partial: &Path,
+        bar: &crate::ui::Bytes,
+    ) -> Result<String> {
         let mut hasher = Sha512::new();
         let have = match tokio::fs::metadata(partial).await {
             Ok(m) => m.len(),
@@ -144,9 +161,14 @@ impl Downloader {
         let resp = resp.error_for_status()?;
         let mut file = if resuming {
             // Hash what is already there: the digest covers the whole file, one pass.
-            let existing = tokio::fs::read(partial).await.with_context(|| format!("cannot read {}", partial.display()))?;
+            let existing = tokio::fs::read(partial)
+                .await
+                .with_context(|| format!("cannot read {}", partial.display()))?;
             hasher.update(&existing);
-            tokio::fs::OpenOptions::new().append(true).open(partial).await
+            tokio::fs::OpenOptions::new()
+                .append(true)
+                .open(partial)
+                .await
         } else {
             tokio::fs::File::create(partial).await
         }
@@ -160,7 +182,9 @@ impl Downloader {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             hasher.update(&chunk);
-            file.write_all(&chunk).await.with_context(|| format!("cannot write {}", partial.display()))?;
+            file.write_all(&chunk)
+                .await
+                .with_context(|| format!("cannot write {}", partial.display()))?;
             bar.inc(chunk.len() as u64);
         }
         file.flush().await?;
@@ -197,7 +221,11 @@ fn is_transient(e: &anyhow::Error) -> bool {
             if let Some(s) = r.status() {
                 return s.is_server_error() || s == reqwest::StatusCode::TOO_MANY_REQUESTS;
             }
-            return r.is_timeout() || r.is_body() || r.is_decode() || (r.is_connect() && !is_tls(r)) || r.is_request();
+            return r.is_timeout()
+                || r.is_body()
+                || r.is_decode()
+                || (r.is_connect() && !is_tls(r))
+                || r.is_request();
         }
         if let Some(io) = c.downcast_ref::<std::io::Error>() {
             return matches!(
@@ -239,7 +267,12 @@ pub fn parse_sha512(text: &str, file_name: &str) -> Result<String> {
             // shasum form, possibly several lines: pick the one naming our file, else the first.
             let line = t
                 .lines()
-                .find(|l| l.split_whitespace().nth(1).map(|n| n.trim_start_matches('*')) == Some(file_name))
+                .find(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .map(|n| n.trim_start_matches('*'))
+                        == Some(file_name)
+                })
                 .or_else(|| t.lines().next())
                 .unwrap_or("");
             line.split_whitespace().next().unwrap_or("").to_string()
@@ -261,15 +294,25 @@ mod tests {
     #[test]
     fn shasum_format() {
         let text = format!("{HEX}  spark-3.5.1-bin-hadoop3.tgz\n");
-        assert_eq!(parse_sha512(&text, "spark-3.5.1-bin-hadoop3.tgz").unwrap(), HEX);
+        assert_eq!(
+            parse_sha512(&text, "spark-3.5.1-bin-hadoop3.tgz").unwrap(),
+            HEX
+        );
         let binary_mode = format!("{HEX} *spark-3.5.1-bin-hadoop3.tgz\n");
-        assert_eq!(parse_sha512(&binary_mode, "spark-3.5.1-bin-hadoop3.tgz").unwrap(), HEX);
+        assert_eq!(
+            parse_sha512(&binary_mode, "spark-3.5.1-bin-hadoop3.tgz").unwrap(),
+            HEX
+        );
     }
 
     #[test]
     fn gpg_print_md_format() {
         let upper = HEX.to_ascii_uppercase();
-        let groups: Vec<String> = upper.as_bytes().chunks(8).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
+        let groups: Vec<String> = upper
+            .as_bytes()
+            .chunks(8)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
         let text = format!(
             "spark-2.4.8-bin-hadoop2.7.tgz: {} {} {} {}\n {}\n                                {}\n",
             groups[0..2].join(" "),
@@ -279,7 +322,10 @@ mod tests {
             groups[8..12].join(" "),
             groups[12..16].join(" ")
         );
-        assert_eq!(parse_sha512(&text, "spark-2.4.8-bin-hadoop2.7.tgz").unwrap(), HEX);
+        assert_eq!(
+            parse_sha512(&text, "spark-2.4.8-bin-hadoop2.7.tgz").unwrap(),
+            HEX
+        );
     }
 
     #[test]
@@ -291,16 +337,25 @@ mod tests {
 
     #[test]
     fn partial_files_sit_next_to_the_target() {
-        assert_eq!(partial_path(Path::new("/c/spark.tgz")), PathBuf::from("/c/spark.tgz.partial"));
+        assert_eq!(
+            partial_path(Path::new("/c/spark.tgz")),
+            PathBuf::from("/c/spark.tgz.partial")
+        );
     }
 
     #[test]
     fn only_transient_errors_are_retried() {
-        let reset = anyhow::Error::new(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"));
+        let reset = anyhow::Error::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "reset",
+        ));
         assert!(is_transient(&reset));
         assert!(is_transient(&anyhow::Error::new(Transient("x".into()))));
         assert!(!is_transient(&anyhow::anyhow!("checksum mismatch")));
-        let denied = anyhow::Error::new(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no"));
+        let denied = anyhow::Error::new(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "no",
+        ));
         assert!(!is_transient(&denied));
     }
 }

@@ -16,11 +16,18 @@ pub struct Hinted {
 
 impl Hinted {
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Hinted { message: message.into(), hint: hint.into(), source: None }
+        Hinted {
+            message: message.into(),
+            hint: hint.into(),
+            source: None,
+        }
     }
 
     /// Keeps `source` as the cause, printed on a `Caused by:` line.
-    pub fn caused_by(mut self, source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+    pub fn caused_by(
+        mut self,
+        source: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
+    ) -> Self {
         self.source = Some(source.into());
         self
     }
@@ -38,7 +45,9 @@ impl fmt::Display for Hinted {
 
 impl StdError for Hinted {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }
 
@@ -52,13 +61,25 @@ pub struct CommandFailed {
 
 impl fmt::Display for CommandFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "command `{}` exited with code {}", self.command, self.exit_code)?;
+        write!(
+            f,
+            "command `{}` exited with code {}",
+            self.command, self.exit_code
+        )?;
         let output = self.output.trim_end();
         if !output.is_empty() {
             // The tail is what explains a failure; kubeadm can print hundreds of lines.
             let lines: Vec<&str> = output.lines().collect();
             let tail = &lines[lines.len().saturating_sub(40)..];
-            write!(f, "; its output{}:", if tail.len() < lines.len() { " (last 40 lines)" } else { "" })?;
+            write!(
+                f,
+                "; its output{}:",
+                if tail.len() < lines.len() {
+                    " (last 40 lines)"
+                } else {
+                    ""
+                }
+            )?;
             for line in tail {
                 write!(f, "\n    {line}")?;
             }
@@ -88,8 +109,10 @@ mod tests {
     #[test]
     fn render_prints_chain_and_hint() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "socket missing");
-        let err = anyhow::Error::new(Hinted::new("docker is not reachable", "start dockerd").caused_by(io))
-            .context("cannot start cluster \"dev\"");
+        let err = anyhow::Error::new(
+            Hinted::new("docker is not reachable", "start dockerd").caused_by(io),
+        )
+        .context("cannot start cluster \"dev\"");
         assert_eq!(
             render(&err),
             "error: cannot start cluster \"dev\"\nCaused by: docker is not reachable\n\
@@ -100,9 +123,15 @@ mod tests {
     #[test]
     fn command_failed_keeps_only_the_tail() {
         let output: String = (1..=50).map(|i| format!("line {i}\n")).collect();
-        let e = CommandFailed { command: "kubeadm init".into(), exit_code: 1, output };
+        let e = CommandFailed {
+            command: "kubeadm init".into(),
+            exit_code: 1,
+            output,
+        };
         let s = e.to_string();
-        assert!(s.starts_with("command `kubeadm init` exited with code 1; its output (last 40 lines):"));
+        assert!(
+            s.starts_with("command `kubeadm init` exited with code 1; its output (last 40 lines):")
+        );
         assert!(s.contains("line 50") && s.contains("line 11") && !s.contains("line 10\n"));
     }
 }

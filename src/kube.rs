@@ -11,8 +11,12 @@ use kube::{Api, Client, Config};
 
 /// A client for `context` of the kubeconfig at `path`, for short requests.
 pub async fn client(path: &Path, context: &str) -> Result<Client> {
-    let kc = Kubeconfig::read_from(path).with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
-    let opts = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
+    let kc = Kubeconfig::read_from(path)
+        .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+    let opts = KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
     let mut config = Config::from_custom_kubeconfig(kc, &opts)
         .await
         .with_context(|| format!("cannot use context {context} of {}", path.display()))?;
@@ -24,8 +28,13 @@ pub async fn client(path: &Path, context: &str) -> Result<Client> {
 /// A client for `context` of the user's kubeconfig ($KUBECONFIG, all its files, or
 /// ~/.kube/config), without a read timeout: log streams and watches stay quiet for long.
 pub async fn streaming_client(context: &str) -> Result<Client> {
-    let opts = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
-    let mut config = Config::from_kubeconfig(&opts).await.with_context(|| format!("cannot use kubeconfig context {context}"))?;
+    let opts = KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    let mut config = Config::from_kubeconfig(&opts)
+        .await
+        .with_context(|| format!("cannot use kubeconfig context {context}"))?;
     config.connect_timeout = Some(Duration::from_secs(5));
     config.read_timeout = None;
     Client::try_from(config).context("cannot build a Kubernetes client")
@@ -33,7 +42,11 @@ pub async fn streaming_client(context: &str) -> Result<Client> {
 
 /// The API server's version (`v1.20.2`), which also proves it answers.
 pub async fn server_version(client: &Client) -> Result<String> {
-    Ok(client.apiserver_version().await.context("the API server does not answer")?.git_version)
+    Ok(client
+        .apiserver_version()
+        .await
+        .context("the API server does not answer")?
+        .git_version)
 }
 
 /// Whether every node reports Ready=True (and there is at least one).
@@ -44,23 +57,37 @@ pub async fn nodes_ready(client: &Client) -> Result<bool> {
 /// Like [`nodes_ready`], but only counting reports the kubelets sent after `since` (unix
 /// seconds): after a restart, the Ready stored before the stop is stale.
 pub async fn nodes_ready_since(client: &Client, since: Option<i64>) -> Result<bool> {
-    let nodes = Api::<Node>::all(client.clone()).list(&ListParams::default()).await.context("cannot list nodes")?;
+    let nodes = Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .context("cannot list nodes")?;
     Ok(!nodes.items.is_empty() && nodes.items.iter().all(|n| node_is_ready(n, since)))
 }
 
 pub fn node_is_ready(node: &Node, since: Option<i64>) -> bool {
-    node.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
-        c.iter().any(|c| {
-            c.type_ == "Ready"
-                && c.status == "True"
-                && since.is_none_or(|t| c.last_heartbeat_time.as_ref().is_some_and(|h| h.0.as_second() >= t))
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| {
+            c.iter().any(|c| {
+                c.type_ == "Ready"
+                    && c.status == "True"
+                    && since.is_none_or(|t| {
+                        c.last_heartbeat_time
+                            .as_ref()
+                            .is_some_and(|h| h.0.as_second() >= t)
+                    })
+            })
         })
-    })
 }
 
 /// Polls until `check` returns true or `timeout` passes. Errors from `check` count as "not
 /// yet" (the API server restarts during bring-up); the last one is returned on timeout.
-pub async fn wait_for<F, Fut>(timeout: Duration, interval: Duration, mut check: F) -> Result<(), Option<anyhow::Error>>
+pub async fn wait_for<F, Fut>(
+    timeout: Duration,
+    interval: Duration,
+    mut check: F,
+) -> Result<(), Option<anyhow::Error>>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<bool>>,

@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, NetworkCreateRequest, VolumeCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, NetworkCreateRequest,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
@@ -52,17 +53,19 @@ pub fn is_conflict(err: &anyhow::Error) -> bool {
 }
 
 fn status_code(err: &anyhow::Error) -> Option<u16> {
-    err.chain().find_map(|e| match e.downcast_ref::<DockerError>() {
-        Some(DockerError::DockerResponseServerError { status_code, .. }) => Some(*status_code),
-        _ => None,
-    })
+    err.chain()
+        .find_map(|e| match e.downcast_ref::<DockerError>() {
+            Some(DockerError::DockerResponseServerError { status_code, .. }) => Some(*status_code),
+            _ => None,
+        })
 }
 
 impl Runtime {
     /// Connects to the engine named by DOCKER_HOST (or the local socket) and checks it answers.
     pub async fn connect() -> Result<Runtime> {
         let unreachable = |e: DockerError| {
-            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+            let host = std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
             anyhow::Error::new(
                 Hinted::new(
                     format!("cannot reach the Docker engine at {host}"),
@@ -71,7 +74,9 @@ impl Runtime {
                 .caused_by(e),
             )
         };
-        let docker = Docker::connect_with_defaults().map_err(unreachable)?.with_timeout(Duration::from_secs(600));
+        let docker = Docker::connect_with_defaults()
+            .map_err(unreachable)?
+            .with_timeout(Duration::from_secs(600));
         // Old engines (20.10 speaks API 1.41) reject newer API versions: negotiate down.
         let docker = docker.negotiate_version().await.map_err(unreachable)?;
         docker.ping().await.map_err(unreachable)?;
@@ -80,15 +85,24 @@ impl Runtime {
 
     /// Total memory and CPUs of the engine's host.
     pub async fn host_resources(&self) -> Result<(u64, u64)> {
-        let info = self.docker.info().await.context("cannot read the Docker engine's info")?;
-        Ok((info.mem_total.unwrap_or(0).max(0) as u64, info.ncpu.unwrap_or(0).max(0) as u64))
+        let info = self
+            .docker
+            .info()
+            .await
+            .context("cannot read the Docker engine's info")?;
+        Ok((
+            info.mem_total.unwrap_or(0).max(0) as u64,
+            info.ncpu.unwrap_or(0).max(0) as u64,
+        ))
     }
 
     /// The image's ID when the engine has it.
     pub async fn image_id(&self, image: &str) -> Result<Option<String>> {
         match self.docker.inspect_image(image).await {
             Ok(i) => Ok(i.id),
-            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot inspect image {image}")),
         }
     }
@@ -101,14 +115,27 @@ impl Runtime {
         while let Some(item) = stream.next().await {
             let info = item.with_context(|| format!("cannot pull image {image}"))?;
             if let Some(detail) = info.error_detail {
-                anyhow::bail!("cannot pull image {image}: {}", detail.message.unwrap_or_default());
+                anyhow::bail!(
+                    "cannot pull image {image}: {}",
+                    detail.message.unwrap_or_default()
+                );
             }
             if let (Some(id), Some(status)) = (info.id, info.status) {
                 let (current, total) = info
                     .progress_detail
-                    .map(|p| (p.current.unwrap_or(0).max(0) as u64, p.total.unwrap_or(0).max(0) as u64))
+                    .map(|p| {
+                        (
+                            p.current.unwrap_or(0).max(0) as u64,
+                            p.total.unwrap_or(0).max(0) as u64,
+                        )
+                    })
                     .unwrap_or((0, 0));
-                progress(LayerProgress { layer: id, status, current, total });
+                progress(LayerProgress {
+                    layer: id,
+                    status,
+                    current,
+                    total,
+                });
             }
         }
         Ok(())
@@ -116,7 +143,12 @@ impl Runtime {
 
     /// Creates a bridge network with the given subnet unless one of that name exists;
     /// returns its subnet.
-    pub async fn ensure_network(&self, name: &str, subnets: &[&str], labels: HashMap<String, String>) -> Result<String> {
+    pub async fn ensure_network(
+        &self,
+        name: &str,
+        subnets: &[&str],
+        labels: HashMap<String, String>,
+    ) -> Result<String> {
         if let Some(subnet) = self.network_subnet(name).await? {
             return Ok(subnet);
         }
@@ -142,7 +174,9 @@ impl Runtime {
             match self.docker.create_network(req).await {
                 Ok(_) => return Ok(subnet.to_string()),
                 // Another minik created it meanwhile.
-                Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => {
+                Err(DockerError::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => {
                     if let Some(s) = self.network_subnet(name).await? {
                         return Ok(s);
                     }
@@ -170,7 +204,9 @@ impl Runtime {
                 .into_iter()
                 .filter_map(|c| c.subnet)
                 .find(|s| !s.contains(':'))),
-            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot inspect network {name}")),
         }
     }
@@ -180,26 +216,40 @@ impl Runtime {
         match self.docker.inspect_network(name, None).await {
             Ok(n) if n.containers.as_ref().is_none_or(|c| c.is_empty()) => {}
             Ok(_) => return Ok(false),
-            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => return Ok(false),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(false),
             Err(e) => return Err(e).with_context(|| format!("cannot inspect network {name}")),
         }
         match self.docker.remove_network(name).await {
             Ok(()) => Ok(true),
-            Err(DockerError::DockerResponseServerError { status_code: 404 | 409 | 403, .. }) => Ok(false),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404 | 409 | 403,
+                ..
+            }) => Ok(false),
             Err(e) => Err(e).with_context(|| format!("cannot remove network {name}")),
         }
     }
 
     pub async fn create_volume(&self, name: &str, labels: HashMap<String, String>) -> Result<()> {
-        let req = VolumeCreateRequest { name: Some(name.to_string()), labels: Some(labels), ..Default::default() };
-        self.docker.create_volume(req).await.with_context(|| format!("cannot create volume {name}"))?;
+        let req = VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(req)
+            .await
+            .with_context(|| format!("cannot create volume {name}"))?;
         Ok(())
     }
 
     pub async fn volume_exists(&self, name: &str) -> Result<bool> {
         match self.docker.inspect_volume(name).await {
             Ok(_) => Ok(true),
-            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(false),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
             Err(e) => Err(e).with_context(|| format!("cannot inspect volume {name}")),
         }
     }
@@ -208,7 +258,10 @@ impl Runtime {
     pub async fn remove_volume(&self, name: &str) -> Result<()> {
         let opts = RemoveVolumeOptionsBuilder::new().force(true).build();
         match self.docker.remove_volume(name, Some(opts)).await {
-            Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Ok(())
+            | Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
             Err(e) => Err(e).with_context(|| format!("cannot remove volume {name}")),
         }
     }
@@ -226,25 +279,39 @@ impl Runtime {
     pub async fn start_container(&self, name: &str) -> Result<()> {
         match self.docker.start_container(name, None).await {
             // 304: already running.
-            Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Ok(())
+            | Err(DockerError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
             Err(e) => Err(e).with_context(|| format!("cannot start container {name}")),
         }
     }
 
     /// Stops a container, giving it `grace` to shut down cleanly.
     pub async fn stop_container(&self, name: &str, grace: Duration) -> Result<()> {
-        let opts = StopContainerOptionsBuilder::new().t(grace.as_secs() as i32).build();
+        let opts = StopContainerOptionsBuilder::new()
+            .t(grace.as_secs() as i32)
+            .build();
         match self.docker.stop_container(name, Some(opts)).await {
-            Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Ok(())
+            | Err(DockerError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
             Err(e) => Err(e).with_context(|| format!("cannot stop container {name}")),
         }
     }
 
     /// Removes a container (running or not); absent is fine.
     pub async fn remove_container(&self, name: &str) -> Result<()> {
-        let opts = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+        let opts = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
         match self.docker.remove_container(name, Some(opts)).await {
-            Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Ok(())
+            | Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
             Err(e) => Err(e).with_context(|| format!("cannot remove container {name}")),
         }
     }
@@ -252,7 +319,9 @@ impl Runtime {
     pub async fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspectResponse>> {
         match self.docker.inspect_container(name, None).await {
             Ok(c) => Ok(Some(c)),
-            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot inspect container {name}")),
         }
     }
@@ -260,8 +329,14 @@ impl Runtime {
     /// Containers (running or not) carrying all the given labels (`key` or `key=value`).
     pub async fn list_containers(&self, labels: &[String]) -> Result<Vec<ContainerSummary>> {
         let filters = HashMap::from([("label".to_string(), labels.to_vec())]);
-        let opts = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
-        self.docker.list_containers(Some(opts)).await.context("cannot list containers")
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        self.docker
+            .list_containers(Some(opts))
+            .await
+            .context("cannot list containers")
     }
 
     /// Runs a command in a running container and collects its output. `stdin`, when given,
@@ -288,7 +363,13 @@ impl Runtime {
             .with_context(|| format!("cannot run `{}` in {container}", cmd.join(" ")))?;
         let started = self
             .docker
-            .start_exec(&exec.id, Some(StartExecOptions { detach: false, ..Default::default() }))
+            .start_exec(
+                &exec.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    ..Default::default()
+                }),
+            )
             .await
             .with_context(|| format!("cannot run `{}` in {container}", cmd.join(" ")))?;
         let (mut output_stream, mut input) = match started {
@@ -317,9 +398,14 @@ impl Runtime {
             Ok::<_, DockerError>((output, stdout))
         };
         let (fed, collected) = tokio::join!(feed, collect);
-        let (output, stdout) = collected.with_context(|| format!("lost the output of `{}`", cmd.join(" ")))?;
+        let (output, stdout) =
+            collected.with_context(|| format!("lost the output of `{}`", cmd.join(" ")))?;
         fed.with_context(|| format!("cannot send input to `{}`", cmd.join(" ")))?;
-        let inspect = self.docker.inspect_exec(&exec.id).await.context("cannot read the exit code")?;
+        let inspect = self
+            .docker
+            .inspect_exec(&exec.id)
+            .await
+            .context("cannot read the exit code")?;
         Ok(ExecOutput {
             exit_code: inspect.exit_code.unwrap_or(-1),
             output: String::from_utf8_lossy(&output).into_owned(),
@@ -340,16 +426,26 @@ impl Runtime {
     ) -> Result<ExecOutput> {
         let out = self.exec(container, cmd, stdin).await?;
         if out.exit_code != 0 {
-            return Err(CommandFailed { command: cmd.join(" "), exit_code: out.exit_code, output: out.output }.into());
+            return Err(CommandFailed {
+                command: cmd.join(" "),
+                exit_code: out.exit_code,
+                output: out.output,
+            }
+            .into());
         }
         Ok(out)
     }
 
     /// Images as one `docker save` tar stream.
-    pub fn export_images(&self, images: &[String]) -> impl Stream<Item = Result<bytes::Bytes>> + use<> {
+    pub fn export_images(
+        &self,
+        images: &[String],
+    ) -> impl Stream<Item = Result<bytes::Bytes>> + use<> {
         let names: Vec<&str> = images.iter().map(String::as_str).collect();
         let what = images.join(" ");
-        self.docker.export_images(&names).map(move |r| r.with_context(|| format!("cannot export {what}")))
+        self.docker
+            .export_images(&names)
+            .map(move |r| r.with_context(|| format!("cannot export {what}")))
     }
 
     /// Builds an image from a streamed build context (classic builder), untagged; returns
@@ -367,17 +463,25 @@ impl Runtime {
             .forcerm(true)
             .buildargs(build_args)
             .build();
-        let mut stream = self.docker.build_image(opts, None, Some(bollard::body_try_stream(context)));
+        let mut stream =
+            self.docker
+                .build_image(opts, None, Some(bollard::body_try_stream(context)));
         let mut log = String::new();
         let mut id = None;
         // Drain the whole stream: an error can arrive as an item.
         while let Some(item) = stream.next().await {
             let info = match item {
                 Ok(info) => info,
-                Err(e) => return Err(anyhow::Error::new(e).context(format!("image build failed; its log:\n{log}"))),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("image build failed; its log:\n{log}")))
+                }
             };
             if let Some(detail) = info.error_detail {
-                anyhow::bail!("image build failed: {}\nits log:\n{log}", detail.message.unwrap_or_default());
+                anyhow::bail!(
+                    "image build failed: {}\nits log:\n{log}",
+                    detail.message.unwrap_or_default()
+                );
             }
             if let Some(text) = info.stream {
                 log.push_str(&text);
@@ -394,8 +498,17 @@ impl Runtime {
 
     /// Tags an image: `target` is `repo:tag`.
     pub async fn tag_image(&self, image: &str, target: &str) -> Result<()> {
-        let (repo, tag) = target.rsplit_once(':').filter(|(_, t)| !t.contains('/')).unwrap_or((target, "latest"));
-        let opts = bollard::query_parameters::TagImageOptionsBuilder::new().repo(repo).tag(tag).build();
-        self.docker.tag_image(image, Some(opts)).await.with_context(|| format!("cannot tag {image} as {target}"))
+        let (repo, tag) = target
+            .rsplit_once(':')
+            .filter(|(_, t)| !t.contains('/'))
+            .unwrap_or((target, "latest"));
+        let opts = bollard::query_parameters::TagImageOptionsBuilder::new()
+            .repo(repo)
+            .tag(tag)
+            .build();
+        self.docker
+            .tag_image(image, Some(opts))
+            .await
+            .with_context(|| format!("cannot tag {image} as {target}"))
     }
 }

@@ -44,7 +44,9 @@ impl Ui {
         let title = title.into();
         let spinner = if self.tty {
             let pb = self.multi.add(ProgressBar::new_spinner());
-            pb.set_style(ProgressStyle::with_template(" {spinner:.cyan} {msg}").expect("valid template"));
+            pb.set_style(
+                ProgressStyle::with_template(" {spinner:.cyan} {msg}").expect("valid template"),
+            );
             pb.set_message(title.clone());
             pb.enable_steady_tick(Duration::from_millis(100));
             Some(pb)
@@ -54,7 +56,13 @@ impl Ui {
             }
             None
         };
-        Step { ui: self.clone(), title, started: Instant::now(), spinner, finished: false }
+        Step {
+            ui: self.clone(),
+            title,
+            started: Instant::now(),
+            spinner,
+            finished: false,
+        }
     }
 
     /// A line of information (not in quiet mode).
@@ -96,7 +104,11 @@ impl Ui {
             } else {
                 "   {msg:24} {bytes} {bytes_per_sec}"
             };
-            pb.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
+            pb.set_style(
+                ProgressStyle::with_template(template)
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
             pb.set_message(title.into());
             Some(pb)
         } else {

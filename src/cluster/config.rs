@@ -16,7 +16,12 @@ pub const LABEL_PRIVILEGE: &str = "io.minik.privilege";
 /// The shared bridge network every minik node joins.
 pub const NETWORK: &str = "minik";
 /// Candidate subnets for that network, tried in order until one does not overlap.
-pub const NETWORK_SUBNETS: &[&str] = &["172.29.0.0/24", "172.29.1.0/24", "192.168.229.0/24", "10.229.0.0/24"];
+pub const NETWORK_SUBNETS: &[&str] = &[
+    "172.29.0.0/24",
+    "172.29.1.0/24",
+    "192.168.229.0/24",
+    "10.229.0.0/24",
+];
 /// Pod and Service ranges inside every cluster.
 pub const POD_SUBNET: &str = "10.244.0.0/16";
 pub const SERVICE_SUBNET: &str = "10.96.0.0/16";
@@ -44,21 +49,30 @@ pub fn image_for_version(version: &str) -> Result<&'static str> {
         let v = v.trim_start_matches('v');
         v == want || v.starts_with(&format!("{want}."))
     };
-    NODE_IMAGES.iter().find(|(v, _)| matches(v)).map(|(_, image)| *image).ok_or_else(|| {
-        let known: Vec<&str> = NODE_IMAGES.iter().map(|(v, _)| *v).collect();
-        Hinted::new(
-            format!("no pinned node image for Kubernetes {version}"),
-            format!("pick one of {}, or pass any kind-compatible node image with --image", known.join(", ")),
-        )
-        .into()
-    })
+    NODE_IMAGES
+        .iter()
+        .find(|(v, _)| matches(v))
+        .map(|(_, image)| *image)
+        .ok_or_else(|| {
+            let known: Vec<&str> = NODE_IMAGES.iter().map(|(v, _)| *v).collect();
+            Hinted::new(
+                format!("no pinned node image for Kubernetes {version}"),
+                format!(
+                    "pick one of {}, or pass any kind-compatible node image with --image",
+                    known.join(", ")
+                ),
+            )
+            .into()
+        })
 }
 
 /// Checks a profile name: it becomes part of container, volume and kubeconfig names.
 pub fn validate_profile(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 40
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && !name.ends_with('-');
     if ok {
@@ -75,7 +89,9 @@ pub fn validate_profile(name: &str) -> Result<()> {
 /// Parses a memory size: `4g`, `4096m`, `4GiB`, `512MB`, or plain bytes.
 pub fn parse_memory(s: &str) -> Result<u64> {
     let t = s.trim().to_ascii_lowercase();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let unit = unit.trim().trim_end_matches("ib").trim_end_matches('b');
     let mult: u64 = match unit {
@@ -94,7 +110,11 @@ pub fn parse_memory(s: &str) -> Result<u64> {
 }
 
 fn bad_memory(s: &str) -> anyhow::Error {
-    Hinted::new(format!("invalid memory size {s:?}"), "write it as a number with a unit, e.g. 4g or 3072m").into()
+    Hinted::new(
+        format!("invalid memory size {s:?}"),
+        "write it as a number with a unit, e.g. 4g or 3072m",
+    )
+    .into()
 }
 
 /// Parses `--wait`: `5m`, `90s`, `0` (do not wait).
@@ -102,8 +122,14 @@ pub fn parse_wait(s: &str) -> Result<Duration> {
     if s.trim() == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(s)
-        .map_err(|e| Hinted::new(format!("invalid duration {s:?}"), "write it like 90s, 5m or 0").caused_by(e).into())
+    humantime::parse_duration(s).map_err(|e| {
+        Hinted::new(
+            format!("invalid duration {s:?}"),
+            "write it like 90s, 5m or 0",
+        )
+        .caused_by(e)
+        .into()
+    })
 }
 
 /// The names of a profile's Docker objects and kubeconfig entries.
@@ -141,8 +167,14 @@ impl KubeVersion {
         let parts: Vec<&str> = core.split('.').collect();
         let num = |i: usize| parts.get(i).and_then(|p| p.parse::<u32>().ok());
         match (parts.len(), num(0), num(1), num(2)) {
-            (3, Some(major), Some(minor), Some(patch)) => Ok(KubeVersion { major, minor, patch }),
-            _ => anyhow::bail!("cannot read Kubernetes version {s:?} (expected vMAJOR.MINOR.PATCH)"),
+            (3, Some(major), Some(minor), Some(patch)) => Ok(KubeVersion {
+                major,
+                minor,
+                patch,
+            }),
+            _ => {
+                anyhow::bail!("cannot read Kubernetes version {s:?} (expected vMAJOR.MINOR.PATCH)")
+            }
         }
     }
 
@@ -168,7 +200,10 @@ mod tests {
         }
         for bad in ["", "Dev", "-x", "x-", "a_b", "a.b", &"x".repeat(41)] {
             let e = validate_profile(bad).unwrap_err();
-            assert!(crate::error::render(&e).contains("hint: use 1 to 40"), "{bad}");
+            assert!(
+                crate::error::render(&e).contains("hint: use 1 to 40"),
+                "{bad}"
+            );
         }
     }
 
@@ -210,7 +245,14 @@ mod tests {
     #[test]
     fn kube_versions() {
         let v = KubeVersion::parse("v1.20.2\n").unwrap();
-        assert_eq!(v, KubeVersion { major: 1, minor: 20, patch: 2 });
+        assert_eq!(
+            v,
+            KubeVersion {
+                major: 1,
+                minor: 20,
+                patch: 2
+            }
+        );
         assert_eq!(KubeVersion::parse("v1.34.0-rc.1+abc").unwrap().minor, 34);
         assert!(v.at_least(1, 20) && !v.at_least(1, 21));
         assert!(KubeVersion::parse("latest").is_err());
@@ -220,6 +262,9 @@ mod tests {
     #[test]
     fn names_follow_the_profile() {
         let n = Names::new("dev");
-        assert_eq!((n.container.as_str(), n.volume.as_str(), n.context.as_str()), ("minik-dev", "minik-dev-var", "minik-dev"));
+        assert_eq!(
+            (n.container.as_str(), n.volume.as_str(), n.context.as_str()),
+            ("minik-dev", "minik-dev-var", "minik-dev")
+        );
     }
 }

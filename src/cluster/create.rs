@@ -71,7 +71,15 @@ impl StepKind {
 /// The step list for a new cluster.
 fn creation_steps(opts: &StartOptions) -> Vec<StepKind> {
     use StepKind::*;
-    let mut steps = vec![EnsureImage, PrepareNode, StartNode, StartControlPlane, InstallCni, InstallStorage, WriteKubeconfig];
+    let mut steps = vec![
+        EnsureImage,
+        PrepareNode,
+        StartNode,
+        StartControlPlane,
+        InstallCni,
+        InstallStorage,
+        WriteKubeconfig,
+    ];
     if !opts.wait.is_zero() {
         steps.push(WaitReady);
     }
@@ -110,7 +118,11 @@ pub async fn start(rt: &Runtime, ui: &Ui, opts: &StartOptions) -> Result<StartRe
         started,
         created: Created::default(),
     };
-    let steps = if restart { restart_steps(opts) } else { creation_steps(opts) };
+    let steps = if restart {
+        restart_steps(opts)
+    } else {
+        creation_steps(opts)
+    };
     if !restart {
         check_resources(rt, opts).await?;
     }
@@ -149,21 +161,31 @@ async fn check_resources(rt: &Runtime, opts: &StartOptions) -> Result<()> {
     if let Some(m) = opts.memory {
         if m < MIN_MEMORY {
             return Err(Hinted::new(
-                format!("--memory {} MiB is not enough for a Kubernetes node", m >> 20),
+                format!(
+                    "--memory {} MiB is not enough for a Kubernetes node",
+                    m >> 20
+                ),
                 "give the node at least 1536m; 4g leaves room for Spark",
             )
             .into());
         }
         if host_memory > 0 && m > host_memory {
             return Err(Hinted::new(
-                format!("--memory {} MiB is more than the Docker engine has ({} MiB)", m >> 20, host_memory >> 20),
+                format!(
+                    "--memory {} MiB is more than the Docker engine has ({} MiB)",
+                    m >> 20,
+                    host_memory >> 20
+                ),
                 "ask for less memory, or give Docker more (Docker Desktop: Settings → Resources)",
             )
             .into());
         }
     } else if host_memory > 0 && host_memory < MIN_MEMORY {
         return Err(Hinted::new(
-            format!("the Docker engine has only {} MiB of memory", host_memory >> 20),
+            format!(
+                "the Docker engine has only {} MiB of memory",
+                host_memory >> 20
+            ),
             "a Kubernetes node needs at least 1536 MiB; give Docker more memory",
         )
         .into());
@@ -206,8 +228,14 @@ impl Run<'_> {
             StepKind::PrepareNode => self.prepare_node().await,
             StepKind::StartNode => self.start_node().await,
             StepKind::StartControlPlane => self.start_control_plane().await,
-            StepKind::InstallCni => self.apply_manifest("/kind/manifests/default-cni.yaml").await,
-            StepKind::InstallStorage => self.apply_manifest("/kind/manifests/default-storage.yaml").await,
+            StepKind::InstallCni => {
+                self.apply_manifest("/kind/manifests/default-cni.yaml")
+                    .await
+            }
+            StepKind::InstallStorage => {
+                self.apply_manifest("/kind/manifests/default-storage.yaml")
+                    .await
+            }
             StepKind::WriteKubeconfig => self.write_kubeconfig().await,
             StepKind::WaitReady => self.wait_ready().await,
         }
@@ -218,7 +246,10 @@ impl Run<'_> {
     }
 
     fn image(&self) -> String {
-        self.opts.image.clone().unwrap_or_else(|| config::default_image().to_string())
+        self.opts
+            .image
+            .clone()
+            .unwrap_or_else(|| config::default_image().to_string())
     }
 
     async fn ensure_image(&mut self) -> Result<Option<String>> {
@@ -230,7 +261,9 @@ impl Run<'_> {
         let pulled = self
             .rt
             .pull(image, |p| {
-                let bar = bars.entry(p.layer.clone()).or_insert_with(|| self.ui.bytes(p.layer.clone(), None));
+                let bar = bars
+                    .entry(p.layer.clone())
+                    .or_insert_with(|| self.ui.bytes(p.layer.clone(), None));
                 if p.total > 0 {
                     bar.set_length(p.total);
                     bar.set_position(p.current);
@@ -254,7 +287,10 @@ impl Run<'_> {
 
     async fn prepare_node(&mut self) -> Result<Option<String>> {
         let rt = self.rt;
-        let labels = std::collections::HashMap::from([(config::LABEL_CLUSTER.to_string(), "shared".to_string())]);
+        let labels = std::collections::HashMap::from([(
+            config::LABEL_CLUSTER.to_string(),
+            "shared".to_string(),
+        )]);
         let network_existed = rt.network_subnet(NETWORK).await?.is_some();
         let subnet = rt.ensure_network(NETWORK, NETWORK_SUBNETS, labels).await?;
         self.created.network = !network_existed;
@@ -270,7 +306,10 @@ impl Run<'_> {
             // Left over from an interrupted delete: a fresh cluster must not inherit its etcd.
             rt.remove_volume(&self.names.volume).await?;
         }
-        let vol_labels = std::collections::HashMap::from([(config::LABEL_CLUSTER.to_string(), self.opts.profile.clone())]);
+        let vol_labels = std::collections::HashMap::from([(
+            config::LABEL_CLUSTER.to_string(),
+            self.opts.profile.clone(),
+        )]);
         rt.create_volume(&self.names.volume, vol_labels).await?;
         self.created.volume = true;
 
@@ -293,32 +332,42 @@ impl Run<'_> {
     /// explicit set of everything it can grant.
     async fn create_container(&mut self, spec: &NodeSpec) -> Result<()> {
         let rt = self.rt;
-        rt.create_container(self.container(), node::container_body(spec)).await.map_err(|e| {
-            if runtime::is_conflict(&e) {
-                anyhow::Error::new(
-                    Hinted::new(
-                        format!("a container named {} already exists", self.container()),
-                        "it is not a minik node; remove or rename it",
+        rt.create_container(self.container(), node::container_body(spec))
+            .await
+            .map_err(|e| {
+                if runtime::is_conflict(&e) {
+                    anyhow::Error::new(
+                        Hinted::new(
+                            format!("a container named {} already exists", self.container()),
+                            "it is not a minik node; remove or rename it",
+                        )
+                        .caused_by(format!("{e:#}")),
                     )
-                    .caused_by(format!("{e:#}")),
-                )
-            } else {
-                e
-            }
-        })?;
+                } else {
+                    e
+                }
+            })?;
         self.created.container = true;
         match rt.start_container(self.container()).await {
             Ok(()) => {}
             Err(e) if node::is_privilege_refusal(&e) => {
                 rt.remove_container(self.container()).await?;
                 let dropped = node::locally_missing_capabilities();
-                let fallback = NodeSpec { privilege: Privilege::Explicit { dropped: dropped.clone() }, ..spec.clone() };
+                let fallback = NodeSpec {
+                    privilege: Privilege::Explicit {
+                        dropped: dropped.clone(),
+                    },
+                    ..spec.clone()
+                };
                 self.ui.info(format!(
                     "   --privileged is refused by this Docker engine; using all grantable capabilities instead{}",
                     if dropped.is_empty() { String::new() } else { format!(" (all but {})", dropped.join(", ")) }
                 ));
-                rt.create_container(self.container(), node::container_body(&fallback)).await?;
-                rt.start_container(self.container()).await.map_err(|e| self.explain_start_failure(e))?;
+                rt.create_container(self.container(), node::container_body(&fallback))
+                    .await?;
+                rt.start_container(self.container())
+                    .await
+                    .map_err(|e| self.explain_start_failure(e))?;
             }
             Err(e) => return Err(self.explain_start_failure(e)),
         }
@@ -329,9 +378,12 @@ impl Run<'_> {
     fn explain_start_failure(&self, e: anyhow::Error) -> anyhow::Error {
         let text = format!("{e:#}");
         if text.contains("port is already allocated") || text.contains("address already in use") {
-            return Hinted::new("the API server port was taken while the node started", "run `minik start` again; it picks another free port")
-                .caused_by(text)
-                .into();
+            return Hinted::new(
+                "the API server port was taken while the node started",
+                "run `minik start` again; it picks another free port",
+            )
+            .caused_by(text)
+            .into();
         }
         e
     }
@@ -346,21 +398,43 @@ impl Run<'_> {
             let container = container.clone();
             async move {
                 let info = rt.inspect_container(&container).await?;
-                let running = info.as_ref().and_then(|c| c.state.as_ref()).and_then(|s| s.running).unwrap_or(false);
+                let running = info
+                    .as_ref()
+                    .and_then(|c| c.state.as_ref())
+                    .and_then(|s| s.running)
+                    .unwrap_or(false);
                 if !running {
                     anyhow::bail!("the node container stopped while booting");
                 }
-                Ok(rt.exec(&container, &["systemctl", "is-active", "--quiet", "containerd"], None).await?.exit_code == 0)
+                Ok(rt
+                    .exec(
+                        &container,
+                        &["systemctl", "is-active", "--quiet", "containerd"],
+                        None,
+                    )
+                    .await?
+                    .exit_code
+                    == 0)
             }
         })
         .await;
         if let Err(last) = ready {
-            let logs = rt.exec(&container, &["journalctl", "--no-pager", "-n", "30"], None).await.map(|o| o.output).unwrap_or_default();
-            let mut e = anyhow::anyhow!("containerd did not become active in the node within 90s\n{logs}");
+            let logs = rt
+                .exec(&container, &["journalctl", "--no-pager", "-n", "30"], None)
+                .await
+                .map(|o| o.output)
+                .unwrap_or_default();
+            let mut e =
+                anyhow::anyhow!("containerd did not become active in the node within 90s\n{logs}");
             if let Some(last) = last {
                 e = e.context(format!("{last:#}"));
             }
-            return Err(Hinted::new("the node did not boot", format!("see `minik logs -p {}`", self.opts.profile)).caused_by(format!("{e:#}")).into());
+            return Err(Hinted::new(
+                "the node did not boot",
+                format!("see `minik logs -p {}`", self.opts.profile),
+            )
+            .caused_by(format!("{e:#}"))
+            .into());
         }
         self.node = find(rt, &self.opts.profile).await?;
         Ok(Some(format!("booted in {}", human_duration(t0.elapsed()))))
@@ -369,38 +443,65 @@ impl Run<'_> {
     async fn start_control_plane(&mut self) -> Result<Option<String>> {
         let rt = self.rt;
         let c = self.container().to_string();
-        let version_text = rt.exec_ok(&c, &["cat", "/kind/version"]).await.context("the node image has no /kind/version: is it a kind node image?")?.stdout;
+        let version_text = rt
+            .exec_ok(&c, &["cat", "/kind/version"])
+            .await
+            .context("the node image has no /kind/version: is it a kind node image?")?
+            .stdout;
         let version = config::KubeVersion::parse(&version_text)?;
-        let containerd_config = rt.exec(&c, &["cat", "/etc/containerd/config.toml"], None).await?.stdout;
+        let containerd_config = rt
+            .exec(&c, &["cat", "/etc/containerd/config.toml"], None)
+            .await?
+            .stdout;
         let node = self.node.as_ref().context("node not created")?;
         let params = KubeadmParams {
             version,
             cluster_name: self.names.context.clone(),
             node_name: self.names.container.clone(),
-            node_ip: node.ip.clone().context("the node has no address on the minik network")?,
-            cgroup_driver: kubeadm::cgroup_driver_from_containerd_config(&containerd_config).to_string(),
+            node_ip: node
+                .ip
+                .clone()
+                .context("the node has no address on the minik network")?,
+            cgroup_driver: kubeadm::cgroup_driver_from_containerd_config(&containerd_config)
+                .to_string(),
         };
         let conf = kubeadm::render(&params);
         self.ui.detail(format!("kubeadm configuration:\n{conf}"));
-        rt.exec_ok_with_input(&c, &["sh", "-c", "cat > /kind/kubeadm.conf"], Some(Box::new(std::io::Cursor::new(conf.into_bytes()))))
-            .await?;
+        rt.exec_ok_with_input(
+            &c,
+            &["sh", "-c", "cat > /kind/kubeadm.conf"],
+            Some(Box::new(std::io::Cursor::new(conf.into_bytes()))),
+        )
+        .await?;
 
         // Without a preloaded CoreDNS image an air-gapped node would leave it in
         // ImagePullBackOff forever: skip it and say so.
-        let images = rt.exec(&c, &["ctr", "-n", "k8s.io", "images", "ls", "-q"], None).await?.stdout;
+        let images = rt
+            .exec(&c, &["ctr", "-n", "k8s.io", "images", "ls", "-q"], None)
+            .await?
+            .stdout;
         let mut skip = vec!["preflight"];
         if !images.lines().any(|l| l.contains("/coredns")) {
             skip.push("addon/coredns");
-            self.ui.warn("the node image has no CoreDNS image preloaded: cluster DNS is not installed");
+            self.ui.warn(
+                "the node image has no CoreDNS image preloaded: cluster DNS is not installed",
+            );
         }
         let cmd = format!(
             "kubeadm init --config=/kind/kubeadm.conf --skip-phases={} --skip-token-print --v=6 > /var/log/minik-kubeadm.log 2>&1; \
              rc=$?; [ $rc -eq 0 ] || tail -n 60 /var/log/minik-kubeadm.log; exit $rc",
             skip.join(",")
         );
-        rt.exec_ok(&c, &["sh", "-c", &cmd])
-            .await
-            .map_err(|e| Hinted::new("kubeadm init failed in the node", format!("see `minik logs -p {}`; keep the node for inspection with --retain", self.opts.profile)).caused_by(format!("{e:#}")))?;
+        rt.exec_ok(&c, &["sh", "-c", &cmd]).await.map_err(|e| {
+            Hinted::new(
+                "kubeadm init failed in the node",
+                format!(
+                    "see `minik logs -p {}`; keep the node for inspection with --retain",
+                    self.opts.profile
+                ),
+            )
+            .caused_by(format!("{e:#}"))
+        })?;
         Ok(Some(version.to_string()))
     }
 
@@ -414,7 +515,13 @@ impl Run<'_> {
         let manifest = render_manifest(&read.stdout);
         rt.exec_ok_with_input(
             &c,
-            &["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "apply", "-f", "-"],
+            &[
+                "kubectl",
+                "--kubeconfig=/etc/kubernetes/admin.conf",
+                "apply",
+                "-f",
+                "-",
+            ],
             Some(Box::new(std::io::Cursor::new(manifest.into_bytes()))),
         )
         .await?;
@@ -424,11 +531,19 @@ impl Run<'_> {
     async fn write_kubeconfig(&mut self) -> Result<Option<String>> {
         let node = self.node.as_ref().context("node not created")?;
         let server = node.endpoint().context("the node has no API port label")?;
-        let admin = self.rt.exec_ok(self.container(), &["cat", "/etc/kubernetes/admin.conf"]).await?.stdout;
+        let admin = self
+            .rt
+            .exec_ok(self.container(), &["cat", "/etc/kubernetes/admin.conf"])
+            .await?
+            .stdout;
         let entry = kubeconfig::entry_from_admin_conf(&admin, &self.names.context, &server)?;
         kubeconfig::upsert(&self.opts.kubeconfig, &entry, !self.opts.keep_context)?;
         self.created.kubeconfig = true;
-        Ok(Some(format!("context {} in {}", self.names.context, self.opts.kubeconfig.display())))
+        Ok(Some(format!(
+            "context {} in {}",
+            self.names.context,
+            self.opts.kubeconfig.display()
+        )))
     }
 
     async fn wait_ready(&mut self) -> Result<Option<String>> {
@@ -443,12 +558,23 @@ impl Run<'_> {
         })
         .await;
         match waited {
-            Ok(()) => Ok(Some(format!("Ready after {}", human_duration(since.elapsed())))),
+            Ok(()) => Ok(Some(format!(
+                "Ready after {}",
+                human_duration(since.elapsed())
+            ))),
             Err(last) => {
-                let why = last.map(|e| format!("{e:#}")).unwrap_or_else(|| "the node reports NotReady".into());
+                let why = last
+                    .map(|e| format!("{e:#}"))
+                    .unwrap_or_else(|| "the node reports NotReady".into());
                 Err(Hinted::new(
-                    format!("the node was not Ready within {}", humantime::format_duration(self.opts.wait)),
-                    format!("see `minik logs -p {}`; wait longer with --wait 10m", self.opts.profile),
+                    format!(
+                        "the node was not Ready within {}",
+                        humantime::format_duration(self.opts.wait)
+                    ),
+                    format!(
+                        "see `minik logs -p {}`; wait longer with --wait 10m",
+                        self.opts.profile
+                    ),
                 )
                 .caused_by(why)
                 .into())
@@ -470,39 +596,50 @@ impl Run<'_> {
         let rt = self.rt;
         if self.created.kubeconfig {
             if let Err(e) = kubeconfig::remove(&self.opts.kubeconfig, &self.names.context) {
-                self.ui.warn(format!("cannot remove kubeconfig entries: {e:#}"));
+                self.ui
+                    .warn(format!("cannot remove kubeconfig entries: {e:#}"));
             }
         }
         if self.created.container {
             if let Err(e) = rt.remove_container(&self.names.container).await {
-                self.ui.warn(format!("cannot remove container {}: {e:#}", self.names.container));
+                self.ui.warn(format!(
+                    "cannot remove container {}: {e:#}",
+                    self.names.container
+                ));
             }
         }
         if self.created.volume {
             if let Err(e) = rt.remove_volume(&self.names.volume).await {
-                self.ui.warn(format!("cannot remove volume {}: {e:#}", self.names.volume));
+                self.ui
+                    .warn(format!("cannot remove volume {}: {e:#}", self.names.volume));
             }
         }
         if self.created.network {
             let _ = rt.remove_network_if_unused(NETWORK).await;
         }
-        self.ui.info(format!("   removed what this start created (keep it next time with --retain)"));
+        self.ui
+            .info("   removed what this start created (keep it next time with --retain)");
     }
 }
 
 /// Fills the template variables kind node images use in their manifests.
 fn render_manifest(text: &str) -> String {
-    text.replace("{{ .PodSubnet }}", POD_SUBNET).replace("{{.PodSubnet}}", POD_SUBNET)
+    text.replace("{{ .PodSubnet }}", POD_SUBNET)
+        .replace("{{.PodSubnet}}", POD_SUBNET)
 }
 
 fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// A free TCP port on 127.0.0.1 that no other minik node has claimed.
 fn free_port(claimed: &[u16]) -> Result<u16> {
     for _ in 0..50 {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("cannot find a free port on 127.0.0.1")?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .context("cannot find a free port on 127.0.0.1")?;
         let port = listener.local_addr()?.port();
         if !claimed.contains(&port) {
             return Ok(port);
@@ -533,21 +670,43 @@ mod tests {
         use StepKind::*;
         assert_eq!(
             creation_steps(&opts(Duration::from_secs(300))),
-            [EnsureImage, PrepareNode, StartNode, StartControlPlane, InstallCni, InstallStorage, WriteKubeconfig, WaitReady]
+            [
+                EnsureImage,
+                PrepareNode,
+                StartNode,
+                StartControlPlane,
+                InstallCni,
+                InstallStorage,
+                WriteKubeconfig,
+                WaitReady
+            ]
         );
-        assert_eq!(creation_steps(&opts(Duration::ZERO)).last(), Some(&WriteKubeconfig));
+        assert_eq!(
+            creation_steps(&opts(Duration::ZERO)).last(),
+            Some(&WriteKubeconfig)
+        );
     }
 
     #[test]
     fn restart_never_runs_kubeadm() {
         let steps = restart_steps(&opts(Duration::from_secs(300)));
-        assert_eq!(steps, [StepKind::StartNode, StepKind::WriteKubeconfig, StepKind::WaitReady]);
+        assert_eq!(
+            steps,
+            [
+                StepKind::StartNode,
+                StepKind::WriteKubeconfig,
+                StepKind::WaitReady
+            ]
+        );
         assert!(!steps.contains(&StepKind::StartControlPlane));
     }
 
     #[test]
     fn manifests_get_the_pod_subnet() {
-        assert_eq!(render_manifest("subnet: {{ .PodSubnet }} / {{.PodSubnet}}"), "subnet: 10.244.0.0/16 / 10.244.0.0/16");
+        assert_eq!(
+            render_manifest("subnet: {{ .PodSubnet }} / {{.PodSubnet}}"),
+            "subnet: 10.244.0.0/16 / 10.244.0.0/16"
+        );
     }
 
     #[test]

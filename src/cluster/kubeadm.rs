@@ -31,7 +31,9 @@ fn args(v: KubeVersion, indent: &str, pairs: &[(&str, &str)]) -> String {
     let mut out = String::new();
     for (name, value) in pairs {
         if v.at_least(1, 31) {
-            out.push_str(&format!("{indent}- name: {name}\n{indent}  value: \"{value}\"\n"));
+            out.push_str(&format!(
+                "{indent}- name: {name}\n{indent}  value: \"{value}\"\n"
+            ));
         } else {
             out.push_str(&format!("{indent}{name}: \"{value}\"\n"));
         }
@@ -45,7 +47,14 @@ pub fn render(p: &KubeadmParams) -> String {
     let api = api_version(v);
     // The node runs without CAP_SYS_RESOURCE when --privileged is refused; the kubelet only
     // warns, and kube-proxy must not try to raise nf_conntrack_max.
-    let kubelet_args = args(v, "    ", &[("node-ip", &p.node_ip), ("provider-id", &format!("minik://{}", p.node_name))]);
+    let kubelet_args = args(
+        v,
+        "    ",
+        &[
+            ("node-ip", &p.node_ip),
+            ("provider-id", &format!("minik://{}", p.node_name)),
+        ],
+    );
     format!(
         r#"apiVersion: {api}
 kind: InitConfiguration
@@ -104,7 +113,10 @@ conntrack:
 
 /// The cgroup driver the node's containerd is configured for.
 pub fn cgroup_driver_from_containerd_config(toml: &str) -> &'static str {
-    let systemd = toml.lines().map(|l| l.split('#').next().unwrap_or("").replace(' ', "")).any(|l| l == "SystemdCgroup=true");
+    let systemd = toml
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").replace(' ', ""))
+        .any(|l| l == "SystemdCgroup=true");
     if systemd {
         "systemd"
     } else {
@@ -136,7 +148,11 @@ mod tests {
             ("v1.31.0", "v1beta4"),
             ("v1.34.0", "v1beta4"),
         ] {
-            assert_eq!(api_version(KubeVersion::parse(v).unwrap()), format!("kubeadm.k8s.io/{api}"), "{v}");
+            assert_eq!(
+                api_version(KubeVersion::parse(v).unwrap()),
+                format!("kubeadm.k8s.io/{api}"),
+                "{v}"
+            );
         }
     }
 
@@ -158,7 +174,9 @@ mod tests {
     fn v1beta4_uses_name_value_lists() {
         let c = render(&params("v1.34.0"));
         assert!(c.starts_with("apiVersion: kubeadm.k8s.io/v1beta4\n"));
-        assert!(c.contains("  kubeletExtraArgs:\n    - name: node-ip\n      value: \"172.29.0.2\"\n"));
+        assert!(
+            c.contains("  kubeletExtraArgs:\n    - name: node-ip\n      value: \"172.29.0.2\"\n")
+        );
     }
 
     #[test]
@@ -166,7 +184,8 @@ mod tests {
         for v in ["v1.20.2", "v1.25.0", "v1.34.0"] {
             let c = render(&params(v));
             for doc in c.split("\n---\n") {
-                let value: serde_json::Value = serde_saphyr::from_str(doc).unwrap_or_else(|e| panic!("{v}: {e}\n{doc}"));
+                let value: serde_json::Value =
+                    serde_saphyr::from_str(doc).unwrap_or_else(|e| panic!("{v}: {e}\n{doc}"));
                 assert!(value.get("kind").is_some());
             }
         }
@@ -174,8 +193,17 @@ mod tests {
 
     #[test]
     fn cgroup_driver_follows_containerd() {
-        assert_eq!(cgroup_driver_from_containerd_config("[x]\n  SystemdCgroup = true\n"), "systemd");
-        assert_eq!(cgroup_driver_from_containerd_config("  SystemdCgroup = false\n"), "cgroupfs");
-        assert_eq!(cgroup_driver_from_containerd_config("# SystemdCgroup = true\n"), "cgroupfs");
+        assert_eq!(
+            cgroup_driver_from_containerd_config("[x]\n  SystemdCgroup = true\n"),
+            "systemd"
+        );
+        assert_eq!(
+            cgroup_driver_from_containerd_config("  SystemdCgroup = false\n"),
+            "cgroupfs"
+        );
+        assert_eq!(
+            cgroup_driver_from_containerd_config("# SystemdCgroup = true\n"),
+            "cgroupfs"
+        );
     }
 }

@@ -26,17 +26,21 @@ pub struct Entry {
 
 /// The kubeconfig file minik writes: the first path of $KUBECONFIG, else ~/.kube/config.
 pub fn default_path() -> Result<PathBuf> {
-    if let Some(first) = std::env::var_os("KUBECONFIG").and_then(|v| std::env::split_paths(&v).find(|p| !p.as_os_str().is_empty())) {
+    if let Some(first) = std::env::var_os("KUBECONFIG")
+        .and_then(|v| std::env::split_paths(&v).find(|p| !p.as_os_str().is_empty()))
+    {
         return Ok(first);
     }
-    let home = dirs::home_dir().context("cannot find the home directory (set HOME or KUBECONFIG)")?;
+    let home =
+        dirs::home_dir().context("cannot find the home directory (set HOME or KUBECONFIG)")?;
     Ok(home.join(".kube").join("config"))
 }
 
 /// Reads the credentials out of a kubeadm admin.conf, naming them `name` and pointing them
 /// at `server`.
 pub fn entry_from_admin_conf(admin_conf: &str, name: &str, server: &str) -> Result<Entry> {
-    let v: Value = serde_saphyr::from_str(admin_conf).context("cannot parse the node's admin.conf")?;
+    let v: Value =
+        serde_saphyr::from_str(admin_conf).context("cannot parse the node's admin.conf")?;
     let field = |list: &str, inner: &str, key: &str| -> Result<String> {
         v.get(list)
             .and_then(|l| l.get(0))
@@ -73,14 +77,19 @@ fn set_named(doc: &mut Map<String, Value>, list: &str, name: &str, item: Value) 
         *entries = Value::Array(vec![]);
     }
     let arr = entries.as_array_mut().expect("array");
-    match arr.iter_mut().find(|e| e.get("name").and_then(Value::as_str) == Some(name)) {
+    match arr
+        .iter_mut()
+        .find(|e| e.get("name").and_then(Value::as_str) == Some(name))
+    {
         Some(slot) => *slot = item,
         None => arr.push(item),
     }
 }
 
 fn remove_named(doc: &mut Map<String, Value>, list: &str, name: &str) -> bool {
-    let Some(arr) = doc.get_mut(list).and_then(Value::as_array_mut) else { return false };
+    let Some(arr) = doc.get_mut(list).and_then(Value::as_array_mut) else {
+        return false;
+    };
     let before = arr.len();
     arr.retain(|e| e.get("name").and_then(Value::as_str) != Some(name));
     arr.len() != before
@@ -105,14 +114,21 @@ fn upsert_value(doc: &mut Value, e: &Entry, set_current: bool) {
         &e.name,
         json!({"name": e.name, "user": {"client-certificate-data": e.cert_data, "client-key-data": e.key_data}}),
     );
-    set_named(map, "contexts", &e.name, json!({"name": e.name, "context": {"cluster": e.name, "user": e.name}}));
+    set_named(
+        map,
+        "contexts",
+        &e.name,
+        json!({"name": e.name, "context": {"cluster": e.name, "user": e.name}}),
+    );
     if set_current {
         map.insert("current-context".into(), json!(e.name));
     }
 }
 
 fn remove_value(doc: &mut Value, name: &str) -> bool {
-    let Some(map) = doc.as_object_mut() else { return false };
+    let Some(map) = doc.as_object_mut() else {
+        return false;
+    };
     let mut changed = false;
     for list in ["clusters", "users", "contexts"] {
         changed |= remove_named(map, list, name);
@@ -139,7 +155,9 @@ pub fn remove(path: &Path, name: &str) -> Result<bool> {
         return Ok(false);
     }
     let _lock = Lock::acquire(path, LOCK_WAIT)?;
-    let Some(mut doc) = read(path)? else { return Ok(false) };
+    let Some(mut doc) = read(path)? else {
+        return Ok(false);
+    };
     if !remove_value(&mut doc, name) {
         return Ok(false);
     }
@@ -149,18 +167,25 @@ pub fn remove(path: &Path, name: &str) -> Result<bool> {
 
 /// Whether the kubeconfig at `path` has a context named `name`.
 pub fn has_context(path: &Path, name: &str) -> Result<bool> {
-    let Some(doc) = read(path)? else { return Ok(false) };
+    let Some(doc) = read(path)? else {
+        return Ok(false);
+    };
     Ok(doc
         .get("contexts")
         .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|c| c.get("name").and_then(Value::as_str) == Some(name))))
+        .is_some_and(|a| {
+            a.iter()
+                .any(|c| c.get("name").and_then(Value::as_str) == Some(name))
+        }))
 }
 
 fn read(path: &Path) -> Result<Option<Value>> {
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read kubeconfig {}", path.display())),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read kubeconfig {}", path.display()))
+        }
     };
     if text.trim().is_empty() {
         return Ok(None);
@@ -177,12 +202,25 @@ fn read(path: &Path) -> Result<Option<Value>> {
 
 /// Writes atomically (temp file + rename in the same directory) with mode 0600.
 fn write(path: &Path, doc: &Value) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let text = serde_saphyr::to_string(doc).context("cannot serialize kubeconfig")?;
-    let tmp = dir.join(format!(".{}.minik-tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("config")));
+    let tmp = dir.join(format!(
+        ".{}.minik-tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("config")
+    ));
     let result = (|| {
-        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.set_permissions(fs::Permissions::from_mode(0o600))?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
@@ -286,26 +324,46 @@ users:
         )
         .unwrap();
         upsert(&path, &entry("minik-dev", "https://127.0.0.1:40000"), true).unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let doc = read(&path).unwrap().unwrap();
         assert_eq!(doc["current-context"], "minik-dev");
-        assert_eq!(doc["clusters"][0]["cluster"]["extensions"][0]["extension"]["a"], 1);
+        assert_eq!(
+            doc["clusters"][0]["cluster"]["extensions"][0]["extension"]["a"],
+            1
+        );
         assert_eq!(doc["contexts"][0]["context"]["namespace"], "data");
-        assert_eq!(doc["clusters"][1]["cluster"]["server"], "https://127.0.0.1:40000");
+        assert_eq!(
+            doc["clusters"][1]["cluster"]["server"],
+            "https://127.0.0.1:40000"
+        );
         assert!(has_context(&path, "minik-dev").unwrap());
-        assert!(!path.with_file_name("config.lock").exists(), "lock released");
+        assert!(
+            !path.with_file_name("config.lock").exists(),
+            "lock released"
+        );
 
         // Upsert again with a new port: replaced, not duplicated; current context kept.
         upsert(&path, &entry("minik-dev", "https://127.0.0.1:40001"), false).unwrap();
         let doc = read(&path).unwrap().unwrap();
         assert_eq!(doc["clusters"].as_array().unwrap().len(), 2);
-        assert_eq!(doc["clusters"][1]["cluster"]["server"], "https://127.0.0.1:40001");
+        assert_eq!(
+            doc["clusters"][1]["cluster"]["server"],
+            "https://127.0.0.1:40001"
+        );
 
         // Removal takes exactly our three entries and clears the current context.
         assert!(remove(&path, "minik-dev").unwrap());
         let doc = read(&path).unwrap().unwrap();
         for list in ["clusters", "users", "contexts"] {
-            let names: Vec<&str> = doc[list].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+            let names: Vec<&str> = doc[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["name"].as_str().unwrap())
+                .collect();
             assert_eq!(names, ["prod"], "{list}");
         }
         assert_eq!(doc["current-context"], "");
@@ -317,7 +375,11 @@ users:
     fn keep_context_leaves_current_context() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
-        fs::write(&path, "apiVersion: v1\nkind: Config\ncurrent-context: prod\n").unwrap();
+        fs::write(
+            &path,
+            "apiVersion: v1\nkind: Config\ncurrent-context: prod\n",
+        )
+        .unwrap();
         upsert(&path, &entry("minik-a", "https://127.0.0.1:1"), false).unwrap();
         assert_eq!(read(&path).unwrap().unwrap()["current-context"], "prod");
     }
@@ -338,7 +400,9 @@ users:
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
         fs::write(dir.path().join("config.lock"), "").unwrap();
-        let err = Lock::acquire(&path, Duration::from_millis(200)).err().unwrap();
+        let err = Lock::acquire(&path, Duration::from_millis(200))
+            .err()
+            .unwrap();
         assert!(crate::error::render(&err).contains("kubeconfig is locked"));
         fs::remove_file(dir.path().join("config.lock")).unwrap();
         let lock = Lock::acquire(&path, Duration::from_millis(200)).unwrap();

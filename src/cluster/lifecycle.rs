@@ -22,7 +22,8 @@ pub async fn stop(rt: &Runtime, ui: &Ui, profile: &str) -> Result<()> {
         step.done_with(format!("already {}", node.state));
         return Ok(());
     }
-    rt.stop_container(&node.container, Duration::from_secs(60)).await?;
+    rt.stop_container(&node.container, Duration::from_secs(60))
+        .await?;
     step.done();
     Ok(())
 }
@@ -83,7 +84,9 @@ pub async fn status(rt: &Runtime, profile: &str, kubeconfig_path: &Path) -> Resu
         context: None,
         privilege: None,
     };
-    let Some(node) = find(rt, profile).await? else { return Ok(s) };
+    let Some(node) = find(rt, profile).await? else {
+        return Ok(s);
+    };
     s.container = node.state.clone();
     s.endpoint = node.endpoint();
     s.privilege = Some(node.privilege.clone());

@@ -53,12 +53,25 @@ impl NodeInfo {
             .and_then(|n| n.networks.as_ref())
             .and_then(|n| n.get(config::NETWORK))
             .and_then(|e| {
-                e.ipam_config.as_ref().and_then(|i| i.ipv4_address.clone()).or_else(|| e.ip_address.clone())
+                e.ipam_config
+                    .as_ref()
+                    .and_then(|i| i.ipv4_address.clone())
+                    .or_else(|| e.ip_address.clone())
             })
             .filter(|ip| !ip.is_empty());
         Some(NodeInfo {
-            container: c.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
-            state: c.state.as_ref().and_then(|s| s.status).map(|s| s.to_string()).unwrap_or_else(|| "unknown".into()),
+            container: c
+                .name
+                .clone()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            state: c
+                .state
+                .as_ref()
+                .and_then(|s| s.status)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "unknown".into()),
             api_port: labels.get(LABEL_API_PORT).and_then(|p| p.parse().ok()),
             image: labels.get(LABEL_IMAGE).cloned().unwrap_or_default(),
             privilege: labels.get(LABEL_PRIVILEGE).cloned().unwrap_or_default(),
@@ -71,7 +84,12 @@ impl NodeInfo {
 /// The node of `profile`, if it exists.
 pub async fn find(rt: &Runtime, profile: &str) -> Result<Option<NodeInfo>> {
     let names = Names::new(profile);
-    Ok(rt.inspect_container(&names.container).await?.as_ref().and_then(NodeInfo::from_inspect).filter(|n| n.profile == profile))
+    Ok(rt
+        .inspect_container(&names.container)
+        .await?
+        .as_ref()
+        .and_then(NodeInfo::from_inspect)
+        .filter(|n| n.profile == profile))
 }
 
 /// The node of `profile`, or an error saying there is none.
@@ -90,7 +108,10 @@ pub async fn require_running(rt: &Runtime, profile: &str) -> Result<NodeInfo> {
     let node = require(rt, profile).await?;
     if !node.running() {
         return Err(Hinted::new(
-            format!("cluster {profile:?} is not running (its node is {})", node.state),
+            format!(
+                "cluster {profile:?} is not running (its node is {})",
+                node.state
+            ),
             format!("start it with `minik start -p {profile}`"),
         )
         .into());
@@ -102,8 +123,15 @@ pub async fn require_running(rt: &Runtime, profile: &str) -> Result<NodeInfo> {
 pub async fn list(rt: &Runtime) -> Result<Vec<NodeInfo>> {
     let mut nodes = Vec::new();
     for c in rt.list_containers(&[LABEL_CLUSTER.to_string()]).await? {
-        let Some(name) = c.names.as_ref().and_then(|n| n.first()) else { continue };
-        if let Some(info) = rt.inspect_container(name.trim_start_matches('/')).await?.as_ref().and_then(NodeInfo::from_inspect) {
+        let Some(name) = c.names.as_ref().and_then(|n| n.first()) else {
+            continue;
+        };
+        if let Some(info) = rt
+            .inspect_container(name.trim_start_matches('/'))
+            .await?
+            .as_ref()
+            .and_then(NodeInfo::from_inspect)
+        {
             nodes.push(info);
         }
     }
@@ -118,10 +146,14 @@ pub struct ProfileLock {
 }
 
 pub fn lock_profile(profile: &str) -> Result<ProfileLock> {
-    let dir = dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("minik").join("locks");
+    let dir = dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("minik")
+        .join("locks");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path: PathBuf = dir.join(format!("{profile}.lock"));
-    let file = File::create(&path).with_context(|| format!("cannot create lock file {}", path.display()))?;
+    let file = File::create(&path)
+        .with_context(|| format!("cannot create lock file {}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(ProfileLock { _file: file }),
         Err(std::fs::TryLockError::WouldBlock) => Err(Hinted::new(
@@ -129,6 +161,8 @@ pub fn lock_profile(profile: &str) -> Result<ProfileLock> {
             "wait for it to finish, then run this command again",
         )
         .into()),
-        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
     }
 }

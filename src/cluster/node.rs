@@ -5,11 +5,14 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HostConfig, HostConfigCgroupnsModeEnum,
-    NetworkingConfig, PortBinding,
+    ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HostConfig,
+    HostConfigCgroupnsModeEnum, NetworkingConfig, PortBinding,
 };
 
-use super::config::{Names, API_PORT, LABEL_API_PORT, LABEL_CLUSTER, LABEL_IMAGE, LABEL_PRIVILEGE, LABEL_ROLE, NETWORK};
+use super::config::{
+    Names, API_PORT, LABEL_API_PORT, LABEL_CLUSTER, LABEL_IMAGE, LABEL_PRIVILEGE, LABEL_ROLE,
+    NETWORK,
+};
 
 /// How the node container gets its privileges.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +30,9 @@ impl Privilege {
         match self {
             Privilege::Privileged => "privileged".into(),
             Privilege::Explicit { dropped } if dropped.is_empty() => "explicit".into(),
-            Privilege::Explicit { dropped } => format!("explicit-without-{}", dropped.join(",").to_lowercase()),
+            Privilege::Explicit { dropped } => {
+                format!("explicit-without-{}", dropped.join(",").to_lowercase())
+            }
         }
     }
 }
@@ -62,16 +67,25 @@ pub fn container_body(spec: &NodeSpec) -> ContainerCreateBody {
     // on every restart.
     let port_bindings = HashMap::from([(
         port_key.clone(),
-        Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(spec.api_port.to_string()) }]),
+        Some(vec![PortBinding {
+            host_ip: Some("127.0.0.1".into()),
+            host_port: Some(spec.api_port.to_string()),
+        }]),
     )]);
     let mut binds = vec![format!("{}:/var", spec.names.volume)];
     if spec.host_modules {
         binds.push("/lib/modules:/lib/modules:ro".into());
     }
-    let security_opt = vec!["seccomp=unconfined".to_string(), "apparmor=unconfined".to_string()];
+    let security_opt = vec![
+        "seccomp=unconfined".to_string(),
+        "apparmor=unconfined".to_string(),
+    ];
     let mut host = HostConfig {
         binds: Some(binds),
-        tmpfs: Some(HashMap::from([("/run".into(), "rw".into()), ("/tmp".into(), "rw".into())])),
+        tmpfs: Some(HashMap::from([
+            ("/run".into(), "rw".into()),
+            ("/tmp".into(), "rw".into()),
+        ])),
         port_bindings: Some(port_bindings),
         cgroupns_mode: Some(HostConfigCgroupnsModeEnum::PRIVATE),
         memory: spec.memory.map(|m| m as i64),
@@ -110,7 +124,10 @@ pub fn container_body(spec: &NodeSpec) -> ContainerCreateBody {
             endpoints_config: Some(HashMap::from([(
                 NETWORK.to_string(),
                 EndpointSettings {
-                    ipam_config: Some(EndpointIpamConfig { ipv4_address: Some(spec.ip.clone()), ..Default::default() }),
+                    ipam_config: Some(EndpointIpamConfig {
+                        ipv4_address: Some(spec.ip.clone()),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 },
             )])),
@@ -122,23 +139,64 @@ pub fn container_body(spec: &NodeSpec) -> ContainerCreateBody {
 /// Whether a container start failed because the engine cannot grant `--privileged`.
 pub fn is_privilege_refusal(err: &anyhow::Error) -> bool {
     let text = format!("{err:#}");
-    text.contains("unable to apply caps") || (text.contains("privileged") && text.contains("not permitted"))
+    text.contains("unable to apply caps")
+        || (text.contains("privileged") && text.contains("not permitted"))
 }
 
 /// Capability names (without CAP_) missing from a `CapBnd:` hex mask of /proc/self/status.
 /// Only the capabilities Docker knows (0..=40) are considered.
 pub fn missing_capabilities(cap_bnd_hex: &str) -> Result<Vec<String>> {
     const NAMES: [&str; 41] = [
-        "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
-        "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
-        "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-        "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
-        "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
         "CHECKPOINT_RESTORE",
     ];
     let mask = u64::from_str_radix(cap_bnd_hex.trim(), 16)
         .map_err(|e| anyhow::anyhow!("cannot read capability mask {cap_bnd_hex:?}: {e}"))?;
-    Ok(NAMES.iter().enumerate().filter(|(bit, _)| mask & (1 << bit) == 0).map(|(_, n)| n.to_string()).collect())
+    Ok(NAMES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| mask & (1 << bit) == 0)
+        .map(|(_, n)| n.to_string())
+        .collect())
 }
 
 /// The capabilities this process's bounding set lacks: on a local engine in the same
@@ -146,7 +204,10 @@ pub fn missing_capabilities(cap_bnd_hex: &str) -> Result<Vec<String>> {
 pub fn locally_missing_capabilities() -> Vec<String> {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapBnd:").map(str::to_string)))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:").map(str::to_string))
+        })
         .and_then(|hex| missing_capabilities(&hex).ok())
         .unwrap_or_default()
 }
@@ -154,7 +215,9 @@ pub fn locally_missing_capabilities() -> Vec<String> {
 /// Picks the first address of `subnet` (a /24 or larger IPv4 CIDR) from .2 on that is not
 /// in `used`.
 pub fn pick_ip(subnet: &str, used: &[String]) -> Result<String> {
-    let (base, bits) = subnet.split_once('/').ok_or_else(|| anyhow::anyhow!("bad subnet {subnet}"))?;
+    let (base, bits) = subnet
+        .split_once('/')
+        .ok_or_else(|| anyhow::anyhow!("bad subnet {subnet}"))?;
     let base: std::net::Ipv4Addr = base.parse()?;
     let bits: u32 = bits.parse()?;
     anyhow::ensure!(bits <= 30, "subnet {subnet} is too small");
@@ -191,12 +254,20 @@ mod tests {
     fn node_is_published_on_loopback_with_labels_volume_and_limits() {
         let body = container_body(&spec(Privilege::Privileged));
         let host = body.host_config.as_ref().unwrap();
-        let binding = &host.port_bindings.as_ref().unwrap()["6443/tcp"].as_ref().unwrap()[0];
+        let binding = &host.port_bindings.as_ref().unwrap()["6443/tcp"]
+            .as_ref()
+            .unwrap()[0];
         assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(binding.host_port.as_deref(), Some("40123"));
-        assert_eq!(host.binds.as_ref().unwrap(), &vec!["minik-dev-var:/var".to_string()]);
+        assert_eq!(
+            host.binds.as_ref().unwrap(),
+            &vec!["minik-dev-var:/var".to_string()]
+        );
         assert_eq!(host.privileged, Some(true));
-        assert_eq!(host.cgroupns_mode, Some(HostConfigCgroupnsModeEnum::PRIVATE));
+        assert_eq!(
+            host.cgroupns_mode,
+            Some(HostConfigCgroupnsModeEnum::PRIVATE)
+        );
         assert_eq!(host.memory, Some(4 << 30));
         assert_eq!(host.nano_cpus, Some(2_000_000_000));
         assert!(host.tmpfs.as_ref().unwrap().contains_key("/run"));
@@ -204,13 +275,24 @@ mod tests {
         assert_eq!(labels[LABEL_CLUSTER], "dev");
         assert_eq!(labels[LABEL_API_PORT], "40123");
         assert_eq!(labels[LABEL_PRIVILEGE], "privileged");
-        let ep = &body.networking_config.as_ref().unwrap().endpoints_config.as_ref().unwrap()[NETWORK];
-        assert_eq!(ep.ipam_config.as_ref().unwrap().ipv4_address.as_deref(), Some("172.29.0.2"));
+        let ep = &body
+            .networking_config
+            .as_ref()
+            .unwrap()
+            .endpoints_config
+            .as_ref()
+            .unwrap()[NETWORK];
+        assert_eq!(
+            ep.ipam_config.as_ref().unwrap().ipv4_address.as_deref(),
+            Some("172.29.0.2")
+        );
     }
 
     #[test]
     fn explicit_privileges_drop_only_what_cannot_be_granted() {
-        let body = container_body(&spec(Privilege::Explicit { dropped: vec!["SYS_RESOURCE".into()] }));
+        let body = container_body(&spec(Privilege::Explicit {
+            dropped: vec!["SYS_RESOURCE".into()],
+        }));
         let host = body.host_config.unwrap();
         assert_eq!(host.privileged, None);
         assert_eq!(host.cap_add.unwrap(), ["ALL"]);
@@ -222,30 +304,49 @@ mod tests {
         assert_eq!(host.masked_paths.unwrap(), Vec::<String>::new());
         assert_eq!(host.readonly_paths.unwrap(), Vec::<String>::new());
         assert_eq!(host.device_cgroup_rules.unwrap(), ["a *:* rwm"]);
-        assert_eq!(host.devices.unwrap()[0].path_on_host.as_deref(), Some("/dev/kmsg"));
-        assert_eq!(body.labels.unwrap()[LABEL_PRIVILEGE], "explicit-without-sys_resource");
+        assert_eq!(
+            host.devices.unwrap()[0].path_on_host.as_deref(),
+            Some("/dev/kmsg")
+        );
+        assert_eq!(
+            body.labels.unwrap()[LABEL_PRIVILEGE],
+            "explicit-without-sys_resource"
+        );
     }
 
     #[test]
     fn capability_masks() {
         // This sandbox: everything up to bit 40 except CAP_SYS_RESOURCE (bit 24).
-        assert_eq!(missing_capabilities("000001fffeffffff").unwrap(), ["SYS_RESOURCE"]);
+        assert_eq!(
+            missing_capabilities("000001fffeffffff").unwrap(),
+            ["SYS_RESOURCE"]
+        );
         assert!(missing_capabilities("000001ffffffffff").unwrap().is_empty());
-        assert_eq!(missing_capabilities("000000ffffffffff").unwrap(), ["CHECKPOINT_RESTORE"]);
+        assert_eq!(
+            missing_capabilities("000000ffffffffff").unwrap(),
+            ["CHECKPOINT_RESTORE"]
+        );
         assert!(missing_capabilities("zz").is_err());
     }
 
     #[test]
     fn refusals_are_recognised() {
         let e = anyhow::anyhow!("OCI runtime create failed: runc create failed: unable to start container process: unable to apply caps: operation not permitted");
-        assert!(is_privilege_refusal(&e.context("cannot start container minik-dev")));
-        assert!(!is_privilege_refusal(&anyhow::anyhow!("port is already allocated")));
+        assert!(is_privilege_refusal(
+            &e.context("cannot start container minik-dev")
+        ));
+        assert!(!is_privilege_refusal(&anyhow::anyhow!(
+            "port is already allocated"
+        )));
     }
 
     #[test]
     fn ips_skip_used_addresses() {
         assert_eq!(pick_ip("172.29.0.0/24", &[]).unwrap(), "172.29.0.2");
-        assert_eq!(pick_ip("172.29.0.0/24", &["172.29.0.2".into(), "172.29.0.3".into()]).unwrap(), "172.29.0.4");
+        assert_eq!(
+            pick_ip("172.29.0.0/24", &["172.29.0.2".into(), "172.29.0.3".into()]).unwrap(),
+            "172.29.0.4"
+        );
         let all: Vec<String> = (2..255).map(|i| format!("10.0.0.{i}")).collect();
         assert!(pick_ip("10.0.0.0/24", &all).is_err());
     }

@@ -11,7 +11,11 @@ pub async fn run(ui: &Ui, args: DeleteArgs) -> Result<u8> {
     let rt = Runtime::connect().await?;
     let path = kubeconfig::default_path()?;
     let profiles: Vec<String> = if args.all {
-        cluster::list(&rt).await?.into_iter().map(|n| n.profile).collect()
+        cluster::list(&rt)
+            .await?
+            .into_iter()
+            .map(|n| n.profile)
+            .collect()
     } else {
         config::validate_profile(&args.profile.profile)?;
         vec![args.profile.profile]

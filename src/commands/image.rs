@@ -59,9 +59,17 @@ async fn load(rt: &Runtime, ui: &Ui, node: &str, images: &[String]) -> Result<()
 }
 
 async fn build_spark(rt: &Runtime, ui: &Ui, args: SparkBuildArgs) -> Result<u8> {
-    let major4 = args.spark_version.split('.').next().and_then(|m| m.parse::<u32>().ok()).unwrap_or(0) >= 4;
+    let major4 = args
+        .spark_version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok())
+        .unwrap_or(0)
+        >= 4;
     let opts = spark::SparkBuild {
-        scala: args.scala.unwrap_or_else(|| if major4 { "2.13".into() } else { "2.12".into() }),
+        scala: args
+            .scala
+            .unwrap_or_else(|| if major4 { "2.13".into() } else { "2.12".into() }),
         version: args.spark_version,
         java: args.java,
         python: args.python,

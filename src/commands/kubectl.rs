@@ -16,7 +16,11 @@ pub async fn run(args: KubectlArgs) -> Result<u8> {
     let mut cmd = vec!["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"];
     cmd.extend(args.args.iter().map(String::as_str));
     let stdin: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>> =
-        if std::io::stdin().is_terminal() { None } else { Some(Box::new(tokio::io::stdin())) };
+        if std::io::stdin().is_terminal() {
+            None
+        } else {
+            Some(Box::new(tokio::io::stdin()))
+        };
     let out = rt.exec(&node.container, &cmd, stdin).await?;
     std::io::stdout().write_all(out.stdout.as_bytes())?;
     let stderr: String = out.output.replacen(&out.stdout, "", 1);

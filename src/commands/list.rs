@@ -17,7 +17,13 @@ pub async fn run(args: ListArgs) -> Result<u8> {
             } else {
                 println!("{:<16} {:<10} {:<26} IMAGE", "PROFILE", "STATE", "ENDPOINT");
                 for n in nodes {
-                    println!("{:<16} {:<10} {:<26} {}", n.profile, n.state, n.endpoint().unwrap_or_default(), n.image);
+                    println!(
+                        "{:<16} {:<10} {:<26} {}",
+                        n.profile,
+                        n.state,
+                        n.endpoint().unwrap_or_default(),
+                        n.image
+                    );
                 }
             }
         }

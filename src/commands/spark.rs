@@ -10,7 +10,9 @@ use crate::spark::{self, SubmitOptions, SERVICE_ACCOUNT};
 use crate::ui::Ui;
 
 fn image_of(t: &SparkTarget) -> String {
-    t.image.clone().unwrap_or_else(|| format!("minik/spark:{DEFAULT_VERSION}-java17"))
+    t.image
+        .clone()
+        .unwrap_or_else(|| format!("minik/spark:{DEFAULT_VERSION}-java17"))
 }
 
 /// The kubeconfig context to use; for a minik profile, also makes sure the image is in the
@@ -22,14 +24,19 @@ async fn target(ui: &Ui, t: &SparkTarget, image: &str) -> Result<String> {
     let rt = Runtime::connect().await?;
     let node = cluster::require_running(&rt, &t.profile.profile).await?;
     let present = image::node_images(&rt, &node.container).await?;
-    if !present.iter().any(|i| i.reference == image::containerd_ref(image)) {
+    if !present
+        .iter()
+        .any(|i| i.reference == image::containerd_ref(image))
+    {
         if rt.image_id(image).await?.is_some() {
             let step = ui.step(format!("Loading {image} into {}", node.container));
             image::load(&rt, ui, &node.container, &[image.to_string()]).await?;
             step.done();
         } else {
             return Err(crate::error::Hinted::new(
-                format!("the Spark image {image} is neither in the cluster nor in the Docker engine"),
+                format!(
+                    "the Spark image {image} is neither in the cluster nor in the Docker engine"
+                ),
                 "build it with `minik image build spark` (or pass --image)",
             )
             .into());
@@ -94,7 +101,14 @@ pub async fn run(ui: &Ui, cmd: SparkCommand) -> Result<u8> {
 
 /// The API server URL of a kubeconfig context.
 async fn kube_server(context: &str) -> Result<String> {
-    let opts = kube::config::KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
+    let opts = kube::config::KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
     let config = kube::Config::from_kubeconfig(&opts).await?;
-    Ok(config.cluster_url.to_string().trim_end_matches('/').to_string())
+    Ok(config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string())
 }

@@ -25,7 +25,11 @@ pub async fn run(args: SshArgs) -> Result<u8> {
         cmd.args(&args.command);
     }
     let status = cmd.status().map_err(|e| {
-        Hinted::new("cannot run the docker CLI", "install the docker CLI, or use `minik kubectl` for cluster commands").caused_by(e)
+        Hinted::new(
+            "cannot run the docker CLI",
+            "install the docker CLI, or use `minik kubectl` for cluster commands",
+        )
+        .caused_by(e)
     })?;
     Ok(status.code().unwrap_or(1).clamp(0, 255) as u8)
 }

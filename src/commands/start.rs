@@ -17,7 +17,11 @@ pub async fn run(ui: &Ui, args: StartArgs) -> Result<u8> {
         profile: args.profile.profile,
         image,
         cpus: args.cpus,
-        memory: args.memory.as_deref().map(config::parse_memory).transpose()?,
+        memory: args
+            .memory
+            .as_deref()
+            .map(config::parse_memory)
+            .transpose()?,
         retain: args.retain,
         wait: config::parse_wait(&args.wait)?,
         keep_context: args.keep_context,
@@ -28,7 +32,15 @@ pub async fn run(ui: &Ui, args: StartArgs) -> Result<u8> {
     ui.info(format!("Starting cluster {:?}", opts.profile));
     let report = cluster::start(&rt, ui, &opts).await?;
     let verb = if report.created { "created" } else { "started" };
-    ui.info(format!("Cluster {:?} {verb} in {}: API server at {}", opts.profile, human_duration(report.elapsed), report.endpoint));
-    ui.info(format!("Use it with: kubectl cluster-info --context {}", report.context));
+    ui.info(format!(
+        "Cluster {:?} {verb} in {}: API server at {}",
+        opts.profile,
+        human_duration(report.elapsed),
+        report.endpoint
+    ));
+    ui.info(format!(
+        "Use it with: kubectl cluster-info --context {}",
+        report.context
+    ));
     Ok(0)
 }

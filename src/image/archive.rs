@@ -12,7 +12,11 @@ use crate::error::Hinted;
 /// Why an archive is refused.
 fn unsafe_entry(archive: &Path, entry: &Path, why: &str) -> anyhow::Error {
     Hinted::new(
-        format!("refusing {}: entry {} {why}", archive.display(), entry.display()),
+        format!(
+            "refusing {}: entry {} {why}",
+            archive.display(),
+            entry.display()
+        ),
         "the archive is not a Spark distribution or was tampered with; check where it came from",
     )
     .into()
@@ -20,7 +24,9 @@ fn unsafe_entry(archive: &Path, entry: &Path, why: &str) -> anyhow::Error {
 
 /// Checks a relative path: no root, no prefix, no `..`.
 fn is_safe_relative(p: &Path) -> bool {
-    !p.as_os_str().is_empty() && p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    !p.as_os_str().is_empty()
+        && p.components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
 /// Normalizes `base/link` lexically; None when it climbs above the root.
@@ -52,8 +58,13 @@ pub fn repack_tgz<W: Write>(
     out: &mut tar::Builder<W>,
     mut progress: impl FnMut(u64),
 ) -> Result<u64> {
-    let file = std::fs::File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?;
-    let counted = CountingReader { inner: file, count: 0, report: &mut progress };
+    let file = std::fs::File::open(archive)
+        .with_context(|| format!("cannot open {}", archive.display()))?;
+    let counted = CountingReader {
+        inner: file,
+        count: 0,
+        report: &mut progress,
+    };
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(counted));
     let mut top: Option<PathBuf> = None;
     let mut files = 0u64;
@@ -70,7 +81,11 @@ pub fn repack_tgz<W: Write>(
         let mut entry = entry.map_err(corrupt)?;
         let path = entry.path().map_err(corrupt)?.into_owned();
         if !is_safe_relative(&path) {
-            return Err(unsafe_entry(archive, &path, "has an absolute path or a `..` component"));
+            return Err(unsafe_entry(
+                archive,
+                &path,
+                "has an absolute path or a `..` component",
+            ));
         }
         let mut comps = path.components();
         let first = PathBuf::from(comps.next().expect("non-empty").as_os_str());
@@ -78,27 +93,51 @@ pub fn repack_tgz<W: Write>(
         match &top {
             None => top = Some(first.clone()),
             Some(t) if *t != first => {
-                return Err(unsafe_entry(archive, &path, "is outside the archive's single top-level directory"))
+                return Err(unsafe_entry(
+                    archive,
+                    &path,
+                    "is outside the archive's single top-level directory",
+                ))
             }
             _ => {}
         }
         let kind = entry.header().entry_type();
         if kind.is_symlink() || kind.is_hard_link() {
-            let target = entry.link_name().map_err(corrupt)?.map(|t| t.into_owned()).unwrap_or_default();
+            let target = entry
+                .link_name()
+                .map_err(corrupt)?
+                .map(|t| t.into_owned())
+                .unwrap_or_default();
             // Symlinks resolve from the link's directory; hard links name a path in the archive.
             let inside = if kind.is_symlink() {
                 resolve_within(rest.parent().unwrap_or(Path::new("")), &target)
             } else {
                 resolve_within(Path::new(""), &target).and_then(|p| {
                     let mut c = p.components();
-                    (c.next().map(|f| f.as_os_str()) == Some(first.as_os_str())).then(|| c.collect::<PathBuf>())
+                    (c.next().map(|f| f.as_os_str()) == Some(first.as_os_str()))
+                        .then(|| c.collect::<PathBuf>())
                 })
             };
             if inside.is_none() {
-                return Err(unsafe_entry(archive, &path, &format!("links to {} outside the tree", target.display())));
+                return Err(unsafe_entry(
+                    archive,
+                    &path,
+                    &format!("links to {} outside the tree", target.display()),
+                ));
             }
-        } else if !(kind.is_file() || kind.is_dir() || kind == tar::EntryType::Continuous || kind.is_pax_global_extensions() || kind.is_pax_local_extensions() || kind.is_gnu_longname() || kind.is_gnu_longlink()) {
-            return Err(unsafe_entry(archive, &path, "is a device, fifo or other special file"));
+        } else if !(kind.is_file()
+            || kind.is_dir()
+            || kind == tar::EntryType::Continuous
+            || kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink())
+        {
+            return Err(unsafe_entry(
+                archive,
+                &path,
+                "is a device, fifo or other special file",
+            ));
         }
         if rest.as_os_str().is_empty() || !keep(&rest) {
             // Skipped entries must still be read through: the stream is sequential.
@@ -109,16 +148,37 @@ pub fn repack_tgz<W: Write>(
         let mut header = entry.header().clone();
         if kind.is_hard_link() {
             // Hard link targets are archive paths: move them under the new root too.
-            let target = entry.link_name().map_err(corrupt)?.map(|t| t.into_owned()).unwrap_or_default();
+            let target = entry
+                .link_name()
+                .map_err(corrupt)?
+                .map(|t| t.into_owned())
+                .unwrap_or_default();
             let stripped: PathBuf = target.components().skip(1).collect();
-            out.append_link(&mut header, &new_path, Path::new(new_root).join(stripped)).context("cannot write the build context")?;
+            out.append_link(&mut header, &new_path, Path::new(new_root).join(stripped))
+                .context("cannot write the build context")?;
         } else if kind.is_symlink() {
-            let target = entry.link_name().map_err(corrupt)?.map(|t| t.into_owned()).unwrap_or_default();
-            out.append_link(&mut header, &new_path, target).context("cannot write the build context")?;
+            let target = entry
+                .link_name()
+                .map_err(corrupt)?
+                .map(|t| t.into_owned())
+                .unwrap_or_default();
+            out.append_link(&mut header, &new_path, target)
+                .context("cannot write the build context")?;
         } else {
             let size = header.size().map_err(corrupt)?;
-            out.append_data(&mut header, &new_path, Exact { inner: &mut entry, remaining: size }).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::UnexpectedEof || e.kind() == std::io::ErrorKind::InvalidData || e.kind() == std::io::ErrorKind::InvalidInput {
+            out.append_data(
+                &mut header,
+                &new_path,
+                Exact {
+                    inner: &mut entry,
+                    remaining: size,
+                },
+            )
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof
+                    || e.kind() == std::io::ErrorKind::InvalidData
+                    || e.kind() == std::io::ErrorKind::InvalidInput
+                {
                     corrupt(e)
                 } else {
                     anyhow::Error::new(e).context("cannot write the build context")
@@ -128,7 +188,10 @@ pub fn repack_tgz<W: Write>(
         }
     }
     if top.is_none() {
-        return Err(corrupt(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the archive has no entries")));
+        return Err(corrupt(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the archive has no entries",
+        )));
     }
     Ok(files)
 }
@@ -148,7 +211,10 @@ impl<R: Read> Read for Exact<'_, R> {
         let want = buf.len().min(self.remaining as usize);
         let n = self.inner.read(&mut buf[..want])?;
         if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "entry shorter than its header says"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "entry shorter than its header says",
+            ));
         }
         self.remaining -= n as u64;
         Ok(n)
@@ -178,7 +244,10 @@ mod tests {
     /// entries can be made.
     fn tgz(dir: &Path, entries: &[(&str, char, &str)]) -> PathBuf {
         let path = dir.join("t.tgz");
-        let gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::fast());
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
         let mut b = tar::Builder::new(gz);
         for (name, kind, data) in entries {
             let mut h = tar::Header::new_gnu();
@@ -200,7 +269,11 @@ mod tests {
                     b.append(&h, &[][..]).unwrap();
                 }
                 'l' | 'h' => {
-                    h.set_entry_type(if *kind == 'l' { tar::EntryType::Symlink } else { tar::EntryType::Link });
+                    h.set_entry_type(if *kind == 'l' {
+                        tar::EntryType::Symlink
+                    } else {
+                        tar::EntryType::Link
+                    });
                     h.set_size(0);
                     h.set_link_name(data).unwrap();
                     h.set_cksum();
@@ -224,7 +297,10 @@ mod tests {
         repack_tgz(archive, "spark", |p| !p.starts_with("R"), &mut b, |_| {})?;
         let bytes = b.into_inner().unwrap();
         let mut a = tar::Archive::new(&bytes[..]);
-        Ok(a.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect())
+        Ok(a.entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect())
     }
 
     #[test]
@@ -234,13 +310,32 @@ mod tests {
             d.path(),
             &[
                 ("spark-3.5.9-bin-hadoop3/", 'd', ""),
-                ("spark-3.5.9-bin-hadoop3/bin/spark-submit", 'f', "#!/bin/sh\n"),
+                (
+                    "spark-3.5.9-bin-hadoop3/bin/spark-submit",
+                    'f',
+                    "#!/bin/sh\n",
+                ),
                 ("spark-3.5.9-bin-hadoop3/R/lib/x", 'f', "r"),
-                ("spark-3.5.9-bin-hadoop3/jars/link.jar", 'l', "../jars/real.jar"),
-                ("spark-3.5.9-bin-hadoop3/jars/hard.jar", 'h', "spark-3.5.9-bin-hadoop3/bin/spark-submit"),
+                (
+                    "spark-3.5.9-bin-hadoop3/jars/link.jar",
+                    'l',
+                    "../jars/real.jar",
+                ),
+                (
+                    "spark-3.5.9-bin-hadoop3/jars/hard.jar",
+                    'h',
+                    "spark-3.5.9-bin-hadoop3/bin/spark-submit",
+                ),
             ],
         );
-        assert_eq!(repack(&a).unwrap(), ["spark/bin/spark-submit", "spark/jars/link.jar", "spark/jars/hard.jar"]);
+        assert_eq!(
+            repack(&a).unwrap(),
+            [
+                "spark/bin/spark-submit",
+                "spark/jars/link.jar",
+                "spark/jars/hard.jar"
+            ]
+        );
     }
 
     #[test]
@@ -249,11 +344,29 @@ mod tests {
         for (entries, why) in [
             (vec![("spark/../../etc/passwd", 'f', "x")], "`..` component"),
             (vec![("/etc/passwd", 'f', "x")], "absolute path"),
-            (vec![("spark/", 'd', ""), ("spark/jars/evil", 'l', "../../../etc/shadow")], "outside the tree"),
-            (vec![("spark/", 'd', ""), ("spark/jars/evil", 'l', "/etc/shadow")], "outside the tree"),
-            (vec![("spark/", 'd', ""), ("spark/jars/evil", 'h', "etc/shadow")], "outside the tree"),
-            (vec![("spark/", 'd', ""), ("other/file", 'f', "x")], "single top-level directory"),
-            (vec![("spark/", 'd', ""), ("spark/dev/tty", 'c', "")], "special file"),
+            (
+                vec![
+                    ("spark/", 'd', ""),
+                    ("spark/jars/evil", 'l', "../../../etc/shadow"),
+                ],
+                "outside the tree",
+            ),
+            (
+                vec![("spark/", 'd', ""), ("spark/jars/evil", 'l', "/etc/shadow")],
+                "outside the tree",
+            ),
+            (
+                vec![("spark/", 'd', ""), ("spark/jars/evil", 'h', "etc/shadow")],
+                "outside the tree",
+            ),
+            (
+                vec![("spark/", 'd', ""), ("other/file", 'f', "x")],
+                "single top-level directory",
+            ),
+            (
+                vec![("spark/", 'd', ""), ("spark/dev/tty", 'c', "")],
+                "special file",
+            ),
         ] {
             let a = tgz(d.path(), &entries);
             let e = repack(&a).unwrap_err();
@@ -266,8 +379,13 @@ mod tests {
     #[test]
     fn truncated_archives_are_reported_as_such() {
         let d = tempfile::tempdir().unwrap();
-        let big: String = (0..200_000).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
-        let a = tgz(d.path(), &[("spark/", 'd', ""), ("spark/jars/big.jar", 'f', &big)]);
+        let big: String = (0..200_000)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect();
+        let a = tgz(
+            d.path(),
+            &[("spark/", 'd', ""), ("spark/jars/big.jar", 'f', &big)],
+        );
         let bytes = std::fs::read(&a).unwrap();
         std::fs::write(&a, &bytes[..bytes.len() / 2]).unwrap();
         let text = crate::error::render(&repack(&a).unwrap_err());
@@ -276,8 +394,14 @@ mod tests {
 
     #[test]
     fn link_resolution_stays_lexical() {
-        assert_eq!(resolve_within(Path::new("jars"), Path::new("../bin/x")), Some(PathBuf::from("bin/x")));
-        assert_eq!(resolve_within(Path::new("jars"), Path::new("../../x")), None);
+        assert_eq!(
+            resolve_within(Path::new("jars"), Path::new("../bin/x")),
+            Some(PathBuf::from("bin/x"))
+        );
+        assert_eq!(
+            resolve_within(Path::new("jars"), Path::new("../../x")),
+            None
+        );
         assert_eq!(resolve_within(Path::new(""), Path::new("/abs")), None);
     }
 }

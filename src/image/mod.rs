@@ -23,7 +23,8 @@ pub fn containerd_ref(image: &str) -> String {
         _ => (image, "latest"),
     };
     let first = name.split('/').next().unwrap_or("");
-    let has_registry = name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_registry =
+        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     let qualified = if has_registry {
         name.to_string()
     } else if name.contains('/') {
@@ -53,16 +54,26 @@ pub fn parse_ctr_images(text: &str) -> Vec<NodeImage> {
             }
             let docker_id = f
                 .last()
-                .and_then(|labels| labels.split(',').find_map(|kv| kv.strip_prefix(&format!("{LABEL_IMAGE_ID}="))))
+                .and_then(|labels| {
+                    labels
+                        .split(',')
+                        .find_map(|kv| kv.strip_prefix(&format!("{LABEL_IMAGE_ID}=")))
+                })
                 .map(str::to_string);
-            Some(NodeImage { reference: f[0].to_string(), size: format!("{} {}", f[3], f[4]), docker_id })
+            Some(NodeImage {
+                reference: f[0].to_string(),
+                size: format!("{} {}", f[3], f[4]),
+                docker_id,
+            })
         })
         .filter(|i| !i.reference.starts_with("sha256:"))
         .collect()
 }
 
 pub async fn node_images(rt: &Runtime, node: &str) -> Result<Vec<NodeImage>> {
-    let out = rt.exec_ok(node, &["ctr", "-n", "k8s.io", "images", "ls"]).await?;
+    let out = rt
+        .exec_ok(node, &["ctr", "-n", "k8s.io", "images", "ls"])
+        .await?;
     Ok(parse_ctr_images(&out.stdout))
 }
 
@@ -78,11 +89,19 @@ pub enum Loaded {
 /// namespace), without temporary files: one `docker save` stream of every image that is
 /// not there yet, piped into `ctr images import`. Images already present with the same ID
 /// are skipped; when only the name differs, the node's copy is re-tagged.
-pub async fn load(rt: &Runtime, ui: &Ui, node: &str, images: &[String]) -> Result<Vec<(String, Loaded)>> {
+pub async fn load(
+    rt: &Runtime,
+    ui: &Ui,
+    node: &str,
+    images: &[String],
+) -> Result<Vec<(String, Loaded)>> {
     let mut ids = HashMap::new();
     for image in images {
         let id = rt.image_id(image).await?.ok_or_else(|| {
-            Hinted::new(format!("image {image} is not in the Docker engine"), "build or pull it first (`docker images` lists what there is)")
+            Hinted::new(
+                format!("image {image} is not in the Docker engine"),
+                "build or pull it first (`docker images` lists what there is)",
+            )
         })?;
         ids.insert(image.clone(), id);
     }
@@ -92,10 +111,26 @@ pub async fn load(rt: &Runtime, ui: &Ui, node: &str, images: &[String]) -> Resul
     for image in images {
         let id = &ids[image];
         let reference = containerd_ref(image);
-        if present.iter().any(|p| p.reference == reference && p.docker_id.as_deref() == Some(id)) {
+        if present
+            .iter()
+            .any(|p| p.reference == reference && p.docker_id.as_deref() == Some(id))
+        {
             outcome.push((image.clone(), Loaded::AlreadyPresent));
         } else if let Some(same) = present.iter().find(|p| p.docker_id.as_deref() == Some(id)) {
-            rt.exec_ok(node, &["ctr", "-n", "k8s.io", "images", "tag", "--force", &same.reference, &reference]).await?;
+            rt.exec_ok(
+                node,
+                &[
+                    "ctr",
+                    "-n",
+                    "k8s.io",
+                    "images",
+                    "tag",
+                    "--force",
+                    &same.reference,
+                    &reference,
+                ],
+            )
+            .await?;
             label(rt, node, &reference, id).await?;
             outcome.push((image.clone(), Loaded::Retagged));
         } else {
@@ -106,16 +141,26 @@ pub async fn load(rt: &Runtime, ui: &Ui, node: &str, images: &[String]) -> Resul
         let bar = ui.bytes(format!("loading {}", to_import.join(", ")), None);
         let counter = bar.clone();
         let stream = rt.export_images(&to_import).map(move |chunk| {
-            chunk.map(|b| {
-                counter.inc(b.len() as u64);
-                b
-            })
-            .map_err(std::io::Error::other)
+            chunk
+                .inspect(|b| counter.inc(b.len() as u64))
+                .map_err(std::io::Error::other)
         });
         // `ctr import` reads the archive from stdin; nothing touches the disk on the way.
         let reader = tokio_util::io::StreamReader::new(stream);
         let result = rt
-            .exec_ok_with_input(node, &["ctr", "-n", "k8s.io", "images", "import", "--no-unpack", "-"], Some(Box::new(Box::pin(reader))))
+            .exec_ok_with_input(
+                node,
+                &[
+                    "ctr",
+                    "-n",
+                    "k8s.io",
+                    "images",
+                    "import",
+                    "--no-unpack",
+                    "-",
+                ],
+                Some(Box::new(Box::pin(reader))),
+            )
             .await;
         bar.finish();
         result.with_context(|| format!("cannot import {} into the node", to_import.join(", ")))?;
@@ -128,9 +173,20 @@ pub async fn load(rt: &Runtime, ui: &Ui, node: &str, images: &[String]) -> Resul
 }
 
 async fn label(rt: &Runtime, node: &str, reference: &str, id: &str) -> Result<()> {
-    rt.exec_ok(node, &["ctr", "-n", "k8s.io", "images", "label", reference, &format!("{LABEL_IMAGE_ID}={id}")])
-        .await
-        .with_context(|| format!("cannot label {reference} in the node"))?;
+    rt.exec_ok(
+        node,
+        &[
+            "ctr",
+            "-n",
+            "k8s.io",
+            "images",
+            "label",
+            reference,
+            &format!("{LABEL_IMAGE_ID}={id}"),
+        ],
+    )
+    .await
+    .with_context(|| format!("cannot label {reference} in the node"))?;
     Ok(())
 }
 
@@ -138,10 +194,19 @@ async fn label(rt: &Runtime, node: &str, reference: &str, id: &str) -> Result<()
 pub async fn remove(rt: &Runtime, node: &str, images: &[String]) -> Result<()> {
     for image in images {
         let reference = containerd_ref(image);
-        let out = rt.exec(node, &["ctr", "-n", "k8s.io", "images", "rm", &reference], None).await?;
+        let out = rt
+            .exec(
+                node,
+                &["ctr", "-n", "k8s.io", "images", "rm", &reference],
+                None,
+            )
+            .await?;
         if out.exit_code != 0 {
             return Err(Hinted::new(
-                format!("cannot remove {reference} from the node: {}", out.output.trim()),
+                format!(
+                    "cannot remove {reference} from the node: {}",
+                    out.output.trim()
+                ),
                 "`minik image ls` lists the node's images",
             )
             .into());
@@ -156,10 +221,22 @@ mod tests {
 
     #[test]
     fn names_are_qualified_like_containerd_does() {
-        assert_eq!(containerd_ref("minik/spark:3.5.9-java17"), "docker.io/minik/spark:3.5.9-java17");
-        assert_eq!(containerd_ref("busybox"), "docker.io/library/busybox:latest");
-        assert_eq!(containerd_ref("k8s.gcr.io/pause:3.2"), "k8s.gcr.io/pause:3.2");
-        assert_eq!(containerd_ref("localhost:5000/app:1"), "localhost:5000/app:1");
+        assert_eq!(
+            containerd_ref("minik/spark:3.5.9-java17"),
+            "docker.io/minik/spark:3.5.9-java17"
+        );
+        assert_eq!(
+            containerd_ref("busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            containerd_ref("k8s.gcr.io/pause:3.2"),
+            "k8s.gcr.io/pause:3.2"
+        );
+        assert_eq!(
+            containerd_ref("localhost:5000/app:1"),
+            "localhost:5000/app:1"
+        );
         assert_eq!(containerd_ref("localhost/app"), "localhost/app:latest");
     }
 

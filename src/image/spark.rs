@@ -41,16 +41,37 @@ pub struct SparkBuild {
 impl SparkBuild {
     /// `spark-3.5.1-bin-hadoop3.tgz`, `spark-3.5.1-bin-hadoop3-scala2.13.tgz`, …
     pub fn file_name(&self) -> Result<String> {
-        let major: u32 = self.version.split('.').next().and_then(|m| m.parse().ok()).ok_or_else(|| bad_version(&self.version))?;
-        if self.version.split('.').count() != 3 || !self.version.split('.').all(|p| p.parse::<u32>().is_ok()) {
+        let major: u32 = self
+            .version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .ok_or_else(|| bad_version(&self.version))?;
+        if self.version.split('.').count() != 3
+            || !self.version.split('.').all(|p| p.parse::<u32>().is_ok())
+        {
             return Err(bad_version(&self.version));
         }
         match (major, self.scala.as_str()) {
             (3, "2.12") => Ok(format!("spark-{}-bin-hadoop3.tgz", self.version)),
             (3, "2.13") => Ok(format!("spark-{}-bin-hadoop3-scala2.13.tgz", self.version)),
             (m, "2.13") if m >= 4 => Ok(format!("spark-{}-bin-hadoop3.tgz", self.version)),
-            (m, s) if m >= 4 => Err(Hinted::new(format!("Spark {} is built for Scala 2.13 only, not {s}", self.version), "drop --scala or pass --scala 2.13").into()),
-            (_, s) => Err(Hinted::new(format!("minik builds Spark 3.x and newer (asked: {} with Scala {s})", self.version), "pick a 3.x or 4.x release").into()),
+            (m, s) if m >= 4 => Err(Hinted::new(
+                format!(
+                    "Spark {} is built for Scala 2.13 only, not {s}",
+                    self.version
+                ),
+                "drop --scala or pass --scala 2.13",
+            )
+            .into()),
+            (_, s) => Err(Hinted::new(
+                format!(
+                    "minik builds Spark 3.x and newer (asked: {} with Scala {s})",
+                    self.version
+                ),
+                "pick a 3.x or 4.x release",
+            )
+            .into()),
         }
     }
 
@@ -68,19 +89,30 @@ impl SparkBuild {
             // Current releases live on the CDN (checksums on downloads.apache.org, never on
             // mirrors); older ones only on the archive.
             None => vec![
-                at("https://dlcdn.apache.org/spark", "https://downloads.apache.org/spark"),
-                at("https://archive.apache.org/dist/spark", "https://archive.apache.org/dist/spark"),
+                at(
+                    "https://dlcdn.apache.org/spark",
+                    "https://downloads.apache.org/spark",
+                ),
+                at(
+                    "https://archive.apache.org/dist/spark",
+                    "https://archive.apache.org/dist/spark",
+                ),
             ],
         })
     }
 
     pub fn base_image(&self) -> String {
-        self.base_image.clone().unwrap_or_else(|| format!("eclipse-temurin:{}-jre", self.java))
+        self.base_image
+            .clone()
+            .unwrap_or_else(|| format!("eclipse-temurin:{}-jre", self.java))
     }
 
     /// Explicit tags, never `latest`, so that `imagePullPolicy: IfNotPresent` works.
     pub fn tags(&self) -> (String, String) {
-        let base = self.tag.clone().unwrap_or_else(|| format!("minik/spark:{}-java{}", self.version, self.java));
+        let base = self
+            .tag
+            .clone()
+            .unwrap_or_else(|| format!("minik/spark:{}-java{}", self.version, self.java));
         let py = match base.rsplit_once(':') {
             Some((repo, tag)) if !tag.contains('/') => format!("{repo}-py:{tag}"),
             _ => format!("{base}-py:{}-java{}", self.version, self.java),
@@ -90,7 +122,11 @@ impl SparkBuild {
 }
 
 fn bad_version(v: &str) -> anyhow::Error {
-    Hinted::new(format!("invalid Spark version {v:?}"), "write it as MAJOR.MINOR.PATCH, e.g. 3.5.1").into()
+    Hinted::new(
+        format!("invalid Spark version {v:?}"),
+        "write it as MAJOR.MINOR.PATCH, e.g. 3.5.1",
+    )
+    .into()
 }
 
 /// Gets the distribution tarball: a local path as is, otherwise downloaded into the cache.
@@ -102,7 +138,11 @@ async fn distribution(ui: &Ui, opts: &SparkBuild, downloader: &Downloader) -> Re
             return Ok(p);
         }
         let file_name = t.rsplit('/').next().unwrap_or("spark.tgz").to_string();
-        let a = Artifact { file_name, url: t.clone(), checksum_url: format!("{t}.sha512") };
+        let a = Artifact {
+            file_name,
+            url: t.clone(),
+            checksum_url: format!("{t}.sha512"),
+        };
         return downloader.fetch(ui, &a).await;
     }
     let candidates = opts.artifacts()?;
@@ -125,13 +165,32 @@ async fn distribution(ui: &Ui, opts: &SparkBuild, downloader: &Downloader) -> Re
 }
 
 fn is_not_found(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<reqwest::Error>().and_then(|r| r.status()) == Some(reqwest::StatusCode::NOT_FOUND))
+    e.chain().any(|c| {
+        c.downcast_ref::<reqwest::Error>().and_then(|r| r.status())
+            == Some(reqwest::StatusCode::NOT_FOUND)
+    })
 }
 
 /// What goes from the distribution into the image.
 fn keep(path: &Path) -> bool {
-    let first = path.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
-    matches!(first.as_str(), "bin" | "sbin" | "jars" | "python" | "examples" | "data" | "licenses" | "RELEASE" | "LICENSE" | "NOTICE")
+    let first = path
+        .components()
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    matches!(
+        first.as_str(),
+        "bin"
+            | "sbin"
+            | "jars"
+            | "python"
+            | "examples"
+            | "data"
+            | "licenses"
+            | "RELEASE"
+            | "LICENSE"
+            | "NOTICE"
+    )
 }
 
 /// Builds the images; returns their tags (base first).
@@ -150,7 +209,11 @@ pub async fn build(rt: &Runtime, ui: &Ui, opts: &SparkBuild) -> Result<Vec<Strin
     let (base_tag, py_tag) = opts.tags();
     let build_args = HashMap::from([("BASE_IMAGE".to_string(), opts.base_image())]);
     let step = ui.step(format!("Building {base_tag}"));
-    let files: [(&str, &str, u32); 3] = [("Dockerfile", DOCKERFILE, 0o644), ("entrypoint.sh", ENTRYPOINT, 0o755), ("decom.sh", DECOM, 0o755)];
+    let files: [(&str, &str, u32); 3] = [
+        ("Dockerfile", DOCKERFILE, 0o644),
+        ("entrypoint.sh", ENTRYPOINT, 0o755),
+        ("decom.sh", DECOM, 0o755),
+    ];
     let tarball_for_context = tarball.clone();
     let (context, filled) = context_stream(move |b| {
         for (name, text, mode) in files {
@@ -159,7 +222,9 @@ pub async fn build(rt: &Runtime, ui: &Ui, opts: &SparkBuild) -> Result<Vec<Strin
         archive::repack_tgz(&tarball_for_context, "spark", keep, b, |_| {})?;
         Ok(())
     });
-    let built = rt.build_image(context, "Dockerfile", &build_args, |line| ui.detail(line)).await;
+    let built = rt
+        .build_image(context, "Dockerfile", &build_args, |line| ui.detail(line))
+        .await;
     // A refused or broken archive is the real cause when the context failed: report it, and
     // drop the archive from the cache so that the next run downloads it afresh.
     let filled = filled.await.context("the build context writer panicked")?;
@@ -186,8 +251,12 @@ pub async fn build(rt: &Runtime, ui: &Ui, opts: &SparkBuild) -> Result<Vec<Strin
     if opts.python {
         let step = ui.step(format!("Building {py_tag}"));
         let args = HashMap::from([("BASE_IMAGE".to_string(), base_tag.clone())]);
-        let (context, _) = context_stream(|b| append_file(b, "Dockerfile", PYTHON_DOCKERFILE, 0o644));
-        match rt.build_image(context, "Dockerfile", &args, |line| ui.detail(line)).await {
+        let (context, _) =
+            context_stream(|b| append_file(b, "Dockerfile", PYTHON_DOCKERFILE, 0o644));
+        match rt
+            .build_image(context, "Dockerfile", &args, |line| ui.detail(line))
+            .await
+        {
             Ok(id) => {
                 rt.tag_image(&id, &py_tag).await?;
                 step.done();
@@ -202,12 +271,18 @@ pub async fn build(rt: &Runtime, ui: &Ui, opts: &SparkBuild) -> Result<Vec<Strin
     Ok(tags)
 }
 
-fn append_file<W: std::io::Write>(b: &mut tar::Builder<W>, name: &str, text: &str, mode: u32) -> Result<()> {
+fn append_file<W: std::io::Write>(
+    b: &mut tar::Builder<W>,
+    name: &str,
+    text: &str,
+    mode: u32,
+) -> Result<()> {
     let mut h = tar::Header::new_gnu();
     h.set_size(text.len() as u64);
     h.set_mode(mode);
     h.set_cksum();
-    b.append_data(&mut h, name, text.as_bytes()).context("cannot write the build context")?;
+    b.append_data(&mut h, name, text.as_bytes())
+        .context("cannot write the build context")?;
     Ok(())
 }
 
@@ -223,9 +298,14 @@ fn context_stream(
 ) {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(16);
     let handle = tokio::task::spawn_blocking(move || {
-        let mut builder = tar::Builder::new(ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) });
+        let mut builder = tar::Builder::new(ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(CHUNK),
+        });
         let result = fill(&mut builder).and_then(|()| {
-            let mut w = builder.into_inner().context("cannot finish the build context")?;
+            let mut w = builder
+                .into_inner()
+                .context("cannot finish the build context")?;
             w.flush_chunk()?;
             Ok(())
         });
@@ -234,7 +314,9 @@ fn context_stream(
         }
         result
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
     (stream, handle)
 }
 
@@ -251,7 +333,12 @@ impl ChannelWriter {
             return Ok(());
         }
         let chunk = bytes::Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the engine stopped reading the build context"))
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the engine stopped reading the build context",
+            )
+        })
     }
 }
 
@@ -288,32 +375,68 @@ mod tests {
 
     #[test]
     fn file_names_follow_apache() {
-        assert_eq!(opts("3.5.1", "2.12").file_name().unwrap(), "spark-3.5.1-bin-hadoop3.tgz");
-        assert_eq!(opts("3.5.1", "2.13").file_name().unwrap(), "spark-3.5.1-bin-hadoop3-scala2.13.tgz");
-        assert_eq!(opts("4.0.1", "2.13").file_name().unwrap(), "spark-4.0.1-bin-hadoop3.tgz");
-        assert!(crate::error::render(&opts("4.0.1", "2.12").file_name().unwrap_err()).contains("Scala 2.13 only"));
+        assert_eq!(
+            opts("3.5.1", "2.12").file_name().unwrap(),
+            "spark-3.5.1-bin-hadoop3.tgz"
+        );
+        assert_eq!(
+            opts("3.5.1", "2.13").file_name().unwrap(),
+            "spark-3.5.1-bin-hadoop3-scala2.13.tgz"
+        );
+        assert_eq!(
+            opts("4.0.1", "2.13").file_name().unwrap(),
+            "spark-4.0.1-bin-hadoop3.tgz"
+        );
+        assert!(
+            crate::error::render(&opts("4.0.1", "2.12").file_name().unwrap_err())
+                .contains("Scala 2.13 only")
+        );
         assert!(opts("2.4.8", "2.12").file_name().is_err());
-        assert!(crate::error::render(&opts("3.5", "2.12").file_name().unwrap_err()).contains("invalid Spark version"));
+        assert!(
+            crate::error::render(&opts("3.5", "2.12").file_name().unwrap_err())
+                .contains("invalid Spark version")
+        );
     }
 
     #[test]
     fn urls_cdn_then_archive_or_mirror() {
         let a = opts("3.5.1", "2.12").artifacts().unwrap();
-        assert_eq!(a[0].url, "https://dlcdn.apache.org/spark/spark-3.5.1/spark-3.5.1-bin-hadoop3.tgz");
-        assert_eq!(a[0].checksum_url, "https://downloads.apache.org/spark/spark-3.5.1/spark-3.5.1-bin-hadoop3.tgz.sha512");
-        assert_eq!(a[1].url, "https://archive.apache.org/dist/spark/spark-3.5.1/spark-3.5.1-bin-hadoop3.tgz");
+        assert_eq!(
+            a[0].url,
+            "https://dlcdn.apache.org/spark/spark-3.5.1/spark-3.5.1-bin-hadoop3.tgz"
+        );
+        assert_eq!(
+            a[0].checksum_url,
+            "https://downloads.apache.org/spark/spark-3.5.1/spark-3.5.1-bin-hadoop3.tgz.sha512"
+        );
+        assert_eq!(
+            a[1].url,
+            "https://archive.apache.org/dist/spark/spark-3.5.1/spark-3.5.1-bin-hadoop3.tgz"
+        );
         let mut m = opts("3.5.9", "2.12");
         m.mirror = Some("http://127.0.0.1:8000/".into());
         let a = m.artifacts().unwrap();
         assert_eq!(a.len(), 1);
-        assert_eq!(a[0].url, "http://127.0.0.1:8000/spark-3.5.9/spark-3.5.9-bin-hadoop3.tgz");
-        assert_eq!(a[0].checksum_url, "http://127.0.0.1:8000/spark-3.5.9/spark-3.5.9-bin-hadoop3.tgz.sha512");
+        assert_eq!(
+            a[0].url,
+            "http://127.0.0.1:8000/spark-3.5.9/spark-3.5.9-bin-hadoop3.tgz"
+        );
+        assert_eq!(
+            a[0].checksum_url,
+            "http://127.0.0.1:8000/spark-3.5.9/spark-3.5.9-bin-hadoop3.tgz.sha512"
+        );
     }
 
     #[test]
     fn tags_are_explicit() {
         let o = opts("3.5.9", "2.12");
-        assert_eq!(o.tags(), ("minik/spark:3.5.9-java17".into(), "minik/spark-py:3.5.9-java17".into()));
+        assert_eq!(
+            o.tags(),
+            (
+                "minik/spark:3.5.9-java17".into(),
+                "minik/spark-py:3.5.9-java17".into()
+            )
+        );
         let mut t = o.clone();
         t.tag = Some("registry.local:5000/team/spark:v1".into());
         assert_eq!(t.tags().1, "registry.local:5000/team/spark-py:v1");

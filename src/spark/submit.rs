@@ -51,7 +51,10 @@ pub async fn submit(client: Client, ui: &Ui, opts: &SubmitOptions) -> Result<i32
             "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "minik"}},
             "data": {file_name: content},
         }))?;
-        configmaps.create(&PostParams::default(), &cm).await.context("cannot store the application file in a ConfigMap")?;
+        configmaps
+            .create(&PostParams::default(), &cm)
+            .await
+            .context("cannot store the application file in a ConfigMap")?;
     }
     let pod = driver_pod(&name, opts, &app_uri, app_file.is_some())?;
     let step = ui.step(format!("Starting driver {name}"));
@@ -67,9 +70,16 @@ pub async fn submit(client: Client, ui: &Ui, opts: &SubmitOptions) -> Result<i32
     if app_file.is_some() {
         // The ConfigMap goes with the driver pod.
         let owner = json!({"metadata": {"ownerReferences": [owner_ref(&created)]}});
-        configmaps.patch(&name, &PatchParams::default(), &Patch::Merge(&owner)).await.context("cannot attach the ConfigMap to the driver")?;
+        configmaps
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&owner))
+            .await
+            .context("cannot attach the ConfigMap to the driver")?;
     }
-    let cleanup = Cleanup { pods: pods.clone(), name: name.clone(), keep: opts.keep };
+    let cleanup = Cleanup {
+        pods: pods.clone(),
+        name: name.clone(),
+        keep: opts.keep,
+    };
     let run = async {
         wait_running(&pods, &name, ui, step).await?;
         follow(&client, &pods, &created, &name, &opts.namespace, ui).await
@@ -90,7 +100,10 @@ pub async fn submit(client: Client, ui: &Ui, opts: &SubmitOptions) -> Result<i32
 }
 
 fn unique_suffix() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{:x}", (nanos as u64) ^ (std::process::id() as u64) << 40)
 }
 
@@ -106,20 +119,38 @@ fn resolve_app(app: &str) -> Result<(String, Option<(String, String)>)> {
     }
     let path = PathBuf::from(app);
     let meta = std::fs::metadata(&path).map_err(|e| {
-        Hinted::new(format!("application {app} is not a file on this machine"), "pass a host file, or local:///path for a file inside the image").caused_by(e)
+        Hinted::new(
+            format!("application {app} is not a file on this machine"),
+            "pass a host file, or local:///path for a file inside the image",
+        )
+        .caused_by(e)
     })?;
     if meta.len() > MAX_APP_FILE {
         return Err(Hinted::new(
-            format!("application {app} is {} bytes; a host file may be at most {MAX_APP_FILE} bytes", meta.len()),
+            format!(
+                "application {app} is {} bytes; a host file may be at most {MAX_APP_FILE} bytes",
+                meta.len()
+            ),
             "put bigger applications into an image (FROM the Spark image) and pass local:///path",
         )
         .into());
     }
     let content = std::fs::read_to_string(&path).map_err(|e| {
-        Hinted::new(format!("cannot read {app} as text"), "host applications travel as text (Python files); put binaries into an image").caused_by(e)
+        Hinted::new(
+            format!("cannot read {app} as text"),
+            "host applications travel as text (Python files); put binaries into an image",
+        )
+        .caused_by(e)
     })?;
-    let file_name = path.file_name().and_then(|n| n.to_str()).context("the application file has no name")?.to_string();
-    Ok((format!("local://{APP_DIR}/{file_name}"), Some((file_name, content))))
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the application file has no name")?
+        .to_string();
+    Ok((
+        format!("local://{APP_DIR}/{file_name}"),
+        Some((file_name, content)),
+    ))
 }
 
 /// The driver pod: spark-submit in client mode, reachable on its pod IP.
@@ -138,9 +169,18 @@ fn driver_pod(name: &str, o: &SubmitOptions, app_uri: &str, mount_app: bool) -> 
     for (k, v) in [
         ("spark.kubernetes.namespace", o.namespace.clone()),
         ("spark.kubernetes.container.image", o.image.clone()),
-        ("spark.kubernetes.container.image.pullPolicy", "IfNotPresent".into()),
-        ("spark.kubernetes.driver.pod.name", "$(SPARK_DRIVER_POD_NAME)".into()),
-        ("spark.kubernetes.authenticate.driver.serviceAccountName", SERVICE_ACCOUNT.into()),
+        (
+            "spark.kubernetes.container.image.pullPolicy",
+            "IfNotPresent".into(),
+        ),
+        (
+            "spark.kubernetes.driver.pod.name",
+            "$(SPARK_DRIVER_POD_NAME)".into(),
+        ),
+        (
+            "spark.kubernetes.authenticate.driver.serviceAccountName",
+            SERVICE_ACCOUNT.into(),
+        ),
         // Executors reach the driver on its pod IP: no DNS needed. Spark >= 4.1 hands
         // executors the bind address, so both must be the IP.
         ("spark.driver.host", "$(SPARK_DRIVER_POD_IP)".into()),
@@ -150,7 +190,10 @@ fn driver_pod(name: &str, o: &SubmitOptions, app_uri: &str, mount_app: bool) -> 
         ("spark.executor.instances", o.executors.to_string()),
         ("spark.executor.memory", o.executor_memory.clone()),
         ("spark.executor.cores", o.executor_cores.to_string()),
-        ("spark.kubernetes.executor.request.cores", o.executor_request_cores.clone()),
+        (
+            "spark.kubernetes.executor.request.cores",
+            o.executor_request_cores.clone(),
+        ),
     ] {
         conf.insert(k.to_string(), v);
     }
@@ -192,7 +235,8 @@ fn driver_pod(name: &str, o: &SubmitOptions, app_uri: &str, mount_app: bool) -> 
     });
     if mount_app {
         pod["spec"]["volumes"] = json!([{"name": "app", "configMap": {"name": name}}]);
-        pod["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "app", "mountPath": APP_DIR}]);
+        pod["spec"]["containers"][0]["volumeMounts"] =
+            json!([{"name": "app", "mountPath": APP_DIR}]);
     }
     Ok(serde_json::from_value(pod)?)
 }
@@ -204,9 +248,15 @@ pub async fn ensure_rbac(client: &Client, ns: &str) -> Result<()> {
     let pp = PatchParams::apply(FIELD_MANAGER).force();
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns_obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-    namespaces.patch(ns, &pp, &Patch::Apply(&ns_obj)).await.with_context(|| format!("cannot ensure namespace {ns}"))?;
+    namespaces
+        .patch(ns, &pp, &Patch::Apply(&ns_obj))
+        .await
+        .with_context(|| format!("cannot ensure namespace {ns}"))?;
     let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns}});
-    Api::<ServiceAccount>::namespaced(client.clone(), ns).patch(SERVICE_ACCOUNT, &pp, &Patch::Apply(&sa)).await.context("cannot ensure the spark service account")?;
+    Api::<ServiceAccount>::namespaced(client.clone(), ns)
+        .patch(SERVICE_ACCOUNT, &pp, &Patch::Apply(&sa))
+        .await
+        .context("cannot ensure the spark service account")?;
     let role = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
         "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns},
@@ -216,30 +266,49 @@ pub async fn ensure_rbac(client: &Client, ns: &str) -> Result<()> {
             "verbs": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"],
         }],
     });
-    Api::<Role>::namespaced(client.clone(), ns).patch(SERVICE_ACCOUNT, &pp, &Patch::Apply(&role)).await.context("cannot ensure the spark Role")?;
+    Api::<Role>::namespaced(client.clone(), ns)
+        .patch(SERVICE_ACCOUNT, &pp, &Patch::Apply(&role))
+        .await
+        .context("cannot ensure the spark Role")?;
     let binding = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
         "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SERVICE_ACCOUNT},
         "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": ns}],
     });
-    Api::<RoleBinding>::namespaced(client.clone(), ns).patch(SERVICE_ACCOUNT, &pp, &Patch::Apply(&binding)).await.context("cannot ensure the spark RoleBinding")?;
+    Api::<RoleBinding>::namespaced(client.clone(), ns)
+        .patch(SERVICE_ACCOUNT, &pp, &Patch::Apply(&binding))
+        .await
+        .context("cannot ensure the spark RoleBinding")?;
     Ok(())
 }
 
 /// Refuses, before anything runs, a driver or executor that no node could hold.
 async fn check_fits(client: &Client, o: &SubmitOptions) -> Result<()> {
-    let nodes = Api::<Node>::all(client.clone()).list(&ListParams::default()).await.context("cannot list nodes")?;
+    let nodes = Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .context("cannot list nodes")?;
     let largest = nodes
         .items
         .iter()
-        .filter_map(|n| n.status.as_ref()?.allocatable.as_ref()?.get("memory").map(|q| quantity_bytes(&q.0)))
+        .filter_map(|n| {
+            n.status
+                .as_ref()?
+                .allocatable
+                .as_ref()?
+                .get("memory")
+                .map(|q| quantity_bytes(&q.0))
+        })
         .max()
         .unwrap_or(0);
     if largest == 0 {
         return Ok(());
     }
-    for (what, flag, jvm) in [("driver", "--driver-memory", &o.driver_memory), ("executor", "--executor-memory", &o.executor_memory)] {
+    for (what, flag, jvm) in [
+        ("driver", "--driver-memory", &o.driver_memory),
+        ("executor", "--executor-memory", &o.executor_memory),
+    ] {
         let need = pod_memory(crate::cluster::config::parse_memory(jvm)?);
         if need > largest {
             return Err(Hinted::new(
@@ -258,7 +327,9 @@ async fn check_fits(client: &Client, o: &SubmitOptions) -> Result<()> {
 
 /// Bytes of a Kubernetes memory quantity ("16331280Ki", "2Gi", "1000M").
 pub fn quantity_bytes(q: &str) -> u64 {
-    let split = q.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(q.len());
+    let split = q
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(q.len());
     let (n, unit) = q.split_at(split);
     let n: f64 = n.parse().unwrap_or(0.0);
     let mult: f64 = match unit {
@@ -305,7 +376,10 @@ async fn wait_running(pods: &Api<Pod>, name: &str, ui: &Ui, step: crate::ui::Ste
             .and_then(|s| s.waiting.as_ref())
         {
             let reason = waiting.reason.clone().unwrap_or_default();
-            if reason == "ErrImagePull" || reason == "ImagePullBackOff" || reason == "ErrImageNeverPull" {
+            if reason == "ErrImagePull"
+                || reason == "ImagePullBackOff"
+                || reason == "ErrImageNeverPull"
+            {
                 step.fail();
                 return Err(Hinted::new(
                     format!("the driver's image cannot be pulled: {}", waiting.message.clone().unwrap_or(reason)),
@@ -325,18 +399,45 @@ async fn wait_running(pods: &Api<Pod>, name: &str, ui: &Ui, step: crate::ui::Ste
 
 /// "0/1 nodes are available: 1 Insufficient memory." when the scheduler gave up on the pod.
 fn unschedulable(pod: &Pod) -> Option<String> {
-    pod.status.as_ref()?.conditions.as_ref()?.iter().find_map(|c| {
-        (c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find_map(|c| {
+            (c.type_ == "PodScheduled"
+                && c.status == "False"
+                && c.reason.as_deref() == Some("Unschedulable"))
             .then(|| c.message.clone().unwrap_or_else(|| "unschedulable".into()))
-    })
+        })
 }
 
 /// Streams the driver's log to stdout while a status line tracks the executor pods;
 /// returns the driver's exit code.
-async fn follow(client: &Client, pods: &Api<Pod>, driver: &Pod, name: &str, ns: &str, ui: &Ui) -> Result<i32> {
-    let lp = LogParams { follow: true, container: Some("driver".into()), ..Default::default() };
-    let mut lines = pods.log_stream(name, &lp).await.context("cannot follow the driver's log")?.lines();
-    let executors = watch_executors(client.clone(), ns.to_string(), driver.metadata.uid.clone().unwrap_or_default(), ui.clone());
+async fn follow(
+    client: &Client,
+    pods: &Api<Pod>,
+    driver: &Pod,
+    name: &str,
+    ns: &str,
+    ui: &Ui,
+) -> Result<i32> {
+    let lp = LogParams {
+        follow: true,
+        container: Some("driver".into()),
+        ..Default::default()
+    };
+    let mut lines = pods
+        .log_stream(name, &lp)
+        .await
+        .context("cannot follow the driver's log")?
+        .lines();
+    let executors = watch_executors(
+        client.clone(),
+        ns.to_string(),
+        driver.metadata.uid.clone().unwrap_or_default(),
+        ui.clone(),
+    );
     let printer = async {
         while let Some(line) = lines.next().await {
             let line = line.context("lost the driver's log")?;
@@ -376,14 +477,30 @@ async fn watch_executors(client: Client, ns: String, driver_uid: String, ui: Ui)
     let mut stuck_since: Option<Instant> = None;
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let Ok(list) = pods.list(&lp).await else { continue };
+        let Ok(list) = pods.list(&lp).await else {
+            continue;
+        };
         let mine: Vec<&Pod> = list
             .items
             .iter()
-            .filter(|p| p.metadata.owner_references.as_ref().is_some_and(|o| o.iter().any(|r| r.uid == driver_uid)))
+            .filter(|p| {
+                p.metadata
+                    .owner_references
+                    .as_ref()
+                    .is_some_and(|o| o.iter().any(|r| r.uid == driver_uid))
+            })
             .collect();
-        let count = |phase: &str| mine.iter().filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(phase)).count();
-        let line = format!("executors: {} running, {} pending, {} done", count("Running"), count("Pending"), count("Succeeded") + count("Failed"));
+        let count = |phase: &str| {
+            mine.iter()
+                .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(phase))
+                .count()
+        };
+        let line = format!(
+            "executors: {} running, {} pending, {} done",
+            count("Running"),
+            count("Pending"),
+            count("Succeeded") + count("Failed")
+        );
         if line != last {
             ui.info(format!("   {line}"));
             last = line;
@@ -416,7 +533,10 @@ impl Cleanup {
         if self.keep && !force {
             return;
         }
-        let dp = DeleteParams { grace_period_seconds: Some(if force { 0 } else { 5 }), ..Default::default() };
+        let dp = DeleteParams {
+            grace_period_seconds: Some(if force { 0 } else { 5 }),
+            ..Default::default()
+        };
         let _ = self.pods.delete(&self.name, &dp).await;
     }
 }
@@ -445,7 +565,8 @@ mod tests {
     fn driver_pod_runs_client_mode_on_its_pod_ip() {
         let o = opts();
         let pod = serde_json::to_value(driver_pod("spark-x", &o, &o.app, false).unwrap()).unwrap();
-        let args: Vec<String> = serde_json::from_value(pod["spec"]["containers"][0]["args"].clone()).unwrap();
+        let args: Vec<String> =
+            serde_json::from_value(pod["spec"]["containers"][0]["args"].clone()).unwrap();
         let joined = args.join(" ");
         assert!(joined.starts_with("/opt/spark/bin/spark-submit --master k8s://https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT) --deploy-mode client"));
         for c in [
@@ -464,7 +585,10 @@ mod tests {
         assert!(joined.ends_with("local:///opt/spark/examples/src/main/python/pi.py 100"));
         assert_eq!(pod["spec"]["serviceAccountName"], "spark");
         assert_eq!(pod["spec"]["restartPolicy"], "Never");
-        assert_eq!(pod["spec"]["containers"][0]["resources"]["requests"]["memory"], "896Mi");
+        assert_eq!(
+            pod["spec"]["containers"][0]["resources"]["requests"]["memory"],
+            "896Mi"
+        );
     }
 
     #[test]
@@ -474,12 +598,24 @@ mod tests {
         std::fs::write(&f, "print('hi')\n").unwrap();
         let (uri, file) = resolve_app(f.to_str().unwrap()).unwrap();
         assert_eq!(uri, "local:///opt/spark/work-dir/app/job.py");
-        assert_eq!(file.unwrap(), ("job.py".to_string(), "print('hi')\n".to_string()));
+        assert_eq!(
+            file.unwrap(),
+            ("job.py".to_string(), "print('hi')\n".to_string())
+        );
         let big = dir.path().join("big.py");
         std::fs::write(&big, vec![b'#'; (MAX_APP_FILE + 1) as usize]).unwrap();
-        assert!(crate::error::render(&resolve_app(big.to_str().unwrap()).unwrap_err()).contains("at most 1000000 bytes"));
-        assert!(crate::error::render(&resolve_app("/no/such.py").unwrap_err()).contains("is not a file on this machine"));
-        assert_eq!(resolve_app("local:///x.py").unwrap(), ("local:///x.py".to_string(), None));
+        assert!(
+            crate::error::render(&resolve_app(big.to_str().unwrap()).unwrap_err())
+                .contains("at most 1000000 bytes")
+        );
+        assert!(
+            crate::error::render(&resolve_app("/no/such.py").unwrap_err())
+                .contains("is not a file on this machine")
+        );
+        assert_eq!(
+            resolve_app("local:///x.py").unwrap(),
+            ("local:///x.py".to_string(), None)
+        );
     }
 
     #[test]

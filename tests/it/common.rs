@@ -7,9 +7,14 @@ use std::sync::Once;
 
 /// The fixture node image (set by tests/run.sh).
 pub fn node_image() -> String {
-    let image = std::env::var("MINIK_TEST_NODE_IMAGE").unwrap_or_else(|_| "minik-fixture/node:v1.20.2".into());
+    let image = std::env::var("MINIK_TEST_NODE_IMAGE")
+        .unwrap_or_else(|_| "minik-fixture/node:v1.20.2".into());
     require_docker();
-    let ok = Command::new("docker").args(["image", "inspect", &image]).output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new("docker")
+        .args(["image", "inspect", &image])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     assert!(ok, "the fixture node image {image} is missing: build it with tests/fixture/build.sh (or run tests/run.sh)");
     image
 }
@@ -19,9 +24,19 @@ pub fn kubectl() -> String {
     if let Ok(k) = std::env::var("MINIK_TEST_KUBECTL") {
         return k;
     }
-    let out = Command::new("bash").arg(fixture_dir().join("k8s-binaries.sh")).output().expect("run k8s-binaries.sh");
-    assert!(out.status.success(), "no host kubectl: set MINIK_TEST_KUBECTL or build the fixture");
-    let dir = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
+    let out = Command::new("bash")
+        .arg(fixture_dir().join("k8s-binaries.sh"))
+        .output()
+        .expect("run k8s-binaries.sh");
+    assert!(
+        out.status.success(),
+        "no host kubectl: set MINIK_TEST_KUBECTL or build the fixture"
+    );
+    let dir = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
     format!("{dir}/kubectl")
 }
 
@@ -46,7 +61,10 @@ pub struct TestCluster {
 impl TestCluster {
     pub fn new(profile: &str) -> TestCluster {
         require_docker();
-        let t = TestCluster { profile: profile.to_string(), dir: tempfile::tempdir().unwrap() };
+        let t = TestCluster {
+            profile: profile.to_string(),
+            dir: tempfile::tempdir().unwrap(),
+        };
         // A leftover from an earlier, killed run must not change this run's result.
         let _ = t.minik(&["delete", "-p", profile]);
         t
@@ -75,14 +93,21 @@ impl TestCluster {
 
     pub fn minik_cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_minik"));
-        cmd.args(args).env("KUBECONFIG", self.kubeconfig()).env_remove("MINIK_PROFILE");
+        cmd.args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .env_remove("MINIK_PROFILE");
         cmd
     }
 
     /// Runs minik and asserts success, returning stdout.
     pub fn minik_ok(&self, args: &[&str]) -> String {
         let out = self.minik(args);
-        assert!(out.status.success(), "minik {args:?} failed:\nstdout:\n{}\nstderr:\n{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "minik {args:?} failed:\nstdout:\n{}\nstderr:\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 
@@ -100,7 +125,11 @@ impl TestCluster {
 
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(out.status.success(), "kubectl {args:?} failed: {}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 }
@@ -117,7 +146,10 @@ pub fn text(b: &[u8]) -> String {
 
 /// Runs docker and returns (success, stdout).
 pub fn docker(args: &[&str]) -> (bool, String) {
-    let out = Command::new("docker").args(args).output().expect("run docker");
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
     (out.status.success(), text(&out.stdout))
 }
 
@@ -135,25 +167,48 @@ pub fn network_exists(name: &str) -> bool {
 
 /// Minik clusters other than `except` (whose existence keeps the shared network alive).
 pub fn other_minik_nodes(except: &str) -> usize {
-    let (_, out) = docker(&["ps", "-a", "--filter", "label=io.minik.cluster", "--format", "{{.Names}}"]);
+    let (_, out) = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=io.minik.cluster",
+        "--format",
+        "{{.Names}}",
+    ]);
     out.lines().filter(|n| *n != except).count()
 }
 
 /// Restarts the Docker engine itself, the way it was started (systemd or by hand).
 pub fn restart_dockerd() {
-    let systemd = Command::new("systemctl").args(["is-active", "--quiet", "docker"]).status().map(|s| s.success()).unwrap_or(false);
+    let systemd = Command::new("systemctl")
+        .args(["is-active", "--quiet", "docker"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     if systemd {
-        assert!(Command::new("systemctl").args(["restart", "docker"]).status().unwrap().success());
+        assert!(Command::new("systemctl")
+            .args(["restart", "docker"])
+            .status()
+            .unwrap()
+            .success());
     } else {
         let _ = Command::new("pkill").args(["-x", "dockerd"]).output();
         for _ in 0..100 {
-            let alive = Command::new("pgrep").args(["-x", "dockerd"]).output().map(|o| o.status.success()).unwrap_or(false);
+            let alive = Command::new("pgrep")
+                .args(["-x", "dockerd"])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
             if !alive {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        let ok = Command::new("bash").arg(fixture_dir().join("docker-up.sh")).status().unwrap().success();
+        let ok = Command::new("bash")
+            .arg(fixture_dir().join("docker-up.sh"))
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "dockerd did not come back");
     }
     require_docker_now();
@@ -161,7 +216,12 @@ pub fn restart_dockerd() {
 
 fn require_docker_now() {
     for _ in 0..60 {
-        if Command::new("docker").arg("info").output().map(|o| o.status.success()).unwrap_or(false) {
+        if Command::new("docker")
+            .arg("info")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+        {
             return;
         }
         std::thread::sleep(std::time::Duration::from_secs(1));
@@ -184,15 +244,31 @@ impl HttpServer {
         let log = dir.path().join("requests.log");
         std::fs::write(&log, "").unwrap();
         let mut cmd = Command::new("python3");
-        cmd.arg(fixture_dir().join("range_server.py")).arg(root).arg(&log);
+        cmd.arg(fixture_dir().join("range_server.py"))
+            .arg(root)
+            .arg(&log);
         if let Some(n) = cut_first {
             cmd.arg("--cut-first").arg(n.to_string());
         }
-        let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().expect("start range_server.py");
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start range_server.py");
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().strip_prefix("PORT ").and_then(|p| p.parse().ok()).expect("server port");
-        HttpServer { port, log, child, _dir: dir }
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok())
+            .expect("server port");
+        HttpServer {
+            port,
+            log,
+            child,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -218,9 +294,20 @@ pub fn spark_dist() -> (PathBuf, String) {
     if let Ok(dir) = std::env::var("MINIK_TEST_SPARK_DIST") {
         return (PathBuf::from(dir), version);
     }
-    let out = Command::new("bash").arg(fixture_dir().join("spark-dist.sh")).arg(&version).output().expect("run spark-dist.sh");
-    assert!(out.status.success(), "spark-dist.sh failed: {}", text(&out.stderr));
-    (PathBuf::from(text(&out.stdout).lines().last().unwrap().trim()), version)
+    let out = Command::new("bash")
+        .arg(fixture_dir().join("spark-dist.sh"))
+        .arg(&version)
+        .output()
+        .expect("run spark-dist.sh");
+    assert!(
+        out.status.success(),
+        "spark-dist.sh failed: {}",
+        text(&out.stderr)
+    );
+    (
+        PathBuf::from(text(&out.stdout).lines().last().unwrap().trim()),
+        version,
+    )
 }
 
 pub fn image_exists(image: &str) -> bool {

@@ -7,7 +7,11 @@ fn broken_image() -> String {
     let base = node_image();
     let image = "minik-test/broken-kubeadm:v1".to_string();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("kubeadm"), "#!/bin/sh\necho 'kubeadm: simulated failure for minik tests' >&2\nexit 3\n").unwrap();
+    std::fs::write(
+        dir.path().join("kubeadm"),
+        "#!/bin/sh\necho 'kubeadm: simulated failure for minik tests' >&2\nexit 3\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("Dockerfile"),
         format!("FROM {base}\nCOPY kubeadm /usr/bin/kubeadm\nRUN chmod 755 /usr/bin/kubeadm\n"),
@@ -19,7 +23,11 @@ fn broken_image() -> String {
         .env("DOCKER_BUILDKIT", "0")
         .output()
         .unwrap();
-    assert!(out.status.success(), "cannot build {image}: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cannot build {image}: {}",
+        text(&out.stderr)
+    );
     image
 }
 
@@ -27,7 +35,10 @@ fn assert_nothing_left(c: &TestCluster) {
     assert!(!container_exists(&c.container()), "container left behind");
     assert!(!volume_exists(&c.volume()), "volume left behind");
     let config = std::fs::read_to_string(c.kubeconfig()).unwrap_or_default();
-    assert!(!config.contains(&c.context()), "kubeconfig entries left behind:\n{config}");
+    assert!(
+        !config.contains(&c.context()),
+        "kubeconfig entries left behind:\n{config}"
+    );
 }
 
 #[test]
@@ -38,9 +49,15 @@ fn failed_start_removes_what_it_created_unless_retained() {
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("✗ Starting control-plane"), "{err}");
-    assert!(err.contains("error: cannot create cluster \"it-broken\""), "{err}");
+    assert!(
+        err.contains("error: cannot create cluster \"it-broken\""),
+        "{err}"
+    );
     assert!(err.contains("kubeadm init failed in the node"), "{err}");
-    assert!(err.contains("simulated failure for minik tests"), "the node's output must be shown:\n{err}");
+    assert!(
+        err.contains("simulated failure for minik tests"),
+        "the node's output must be shown:\n{err}"
+    );
     assert!(err.contains("hint: "), "{err}");
     assert_nothing_left(&c);
 
@@ -57,11 +74,23 @@ fn failed_start_removes_what_it_created_unless_retained() {
 #[test]
 fn missing_image_without_registry_says_how_to_load_it() {
     let c = TestCluster::new("it-noimage");
-    let out = c.minik(&["start", "-p", &c.profile, "--image", "minik-test/absent-node:v0"]);
+    let out = c.minik(&[
+        "start",
+        "-p",
+        &c.profile,
+        "--image",
+        "minik-test/absent-node:v0",
+    ]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("node image minik-test/absent-node:v0 is not present and cannot be pulled"), "{err}");
-    assert!(err.contains("hint: ") && err.contains("docker load"), "{err}");
+    assert!(
+        err.contains("node image minik-test/absent-node:v0 is not present and cannot be pulled"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: ") && err.contains("docker load"),
+        "{err}"
+    );
     assert_nothing_left(&c);
 }
 
@@ -69,16 +98,31 @@ fn missing_image_without_registry_says_how_to_load_it() {
 fn bad_input_is_refused_before_anything_is_created() {
     let c = TestCluster::new("it-input");
     let cases: [(&[&str], &str); 4] = [
-        (&["start", "-p", "Bad_Name"], "invalid profile name \"Bad_Name\""),
-        (&["start", "-p", "it-input", "--memory", "lots"], "invalid memory size \"lots\""),
-        (&["start", "-p", "it-input", "--memory", "100t"], "--memory 104857600 MiB is more than the Docker engine has"),
-        (&["start", "-p", "it-input", "--kubernetes-version", "1.19"], "no pinned node image for Kubernetes 1.19"),
+        (
+            &["start", "-p", "Bad_Name"],
+            "invalid profile name \"Bad_Name\"",
+        ),
+        (
+            &["start", "-p", "it-input", "--memory", "lots"],
+            "invalid memory size \"lots\"",
+        ),
+        (
+            &["start", "-p", "it-input", "--memory", "100t"],
+            "--memory 104857600 MiB is more than the Docker engine has",
+        ),
+        (
+            &["start", "-p", "it-input", "--kubernetes-version", "1.19"],
+            "no pinned node image for Kubernetes 1.19",
+        ),
     ];
     for (args, message) in cases {
         let out = c.minik(args);
         assert!(!out.status.success(), "{args:?}");
         let err = text(&out.stderr);
-        assert!(err.contains(&format!("error: {message}")), "{args:?}:\n{err}");
+        assert!(
+            err.contains(&format!("error: {message}")),
+            "{args:?}:\n{err}"
+        );
         assert!(err.contains("hint: "), "{args:?}:\n{err}");
     }
     assert_nothing_left(&c);

@@ -9,13 +9,19 @@ use crate::common::*;
 
 /// A minik invocation with its own download cache (XDG_CACHE_HOME).
 fn minik_with_cache(c: &TestCluster, cache: &Path, args: &[&str]) -> std::process::Output {
-    c.minik_cmd(args).env("XDG_CACHE_HOME", cache).output().unwrap()
+    c.minik_cmd(args)
+        .env("XDG_CACHE_HOME", cache)
+        .output()
+        .unwrap()
 }
 
 fn downloads(cache: &Path) -> Vec<String> {
     let dir = cache.join("minik").join("downloads");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .map(|r| r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .map(|r| {
+            r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -28,16 +34,30 @@ fn mirror_with(root: &Path, version: &str, tgz: &Path, sha512_text: Option<Strin
     let name = format!("spark-{version}-bin-hadoop3.tgz");
     std::fs::copy(tgz, dir.join(&name)).unwrap();
     let text = sha512_text.unwrap_or_else(|| {
-        let out = Command::new("sha512sum").arg(dir.join(&name)).output().unwrap();
-        format!("{}  {name}\n", text(&out.stdout).split_whitespace().next().unwrap())
+        let out = Command::new("sha512sum")
+            .arg(dir.join(&name))
+            .output()
+            .unwrap();
+        format!(
+            "{}  {name}\n",
+            text(&out.stdout).split_whitespace().next().unwrap()
+        )
     });
     std::fs::write(dir.join(format!("{name}.sha512")), text).unwrap();
 }
 
 /// A small distribution-shaped tarball; `extra` entries are written raw (to make bad ones).
-fn synthetic_tgz(dir: &Path, version: &str, extra: &[(&str, char, &str)], payload: usize) -> PathBuf {
+fn synthetic_tgz(
+    dir: &Path,
+    version: &str,
+    extra: &[(&str, char, &str)],
+    payload: usize,
+) -> PathBuf {
     let path = dir.join(format!("synthetic-{}.tgz", extra.len()));
-    let gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::fast());
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    );
     let mut b = tar::Builder::new(gz);
     let root = format!("spark-{version}-bin-hadoop3");
     let mut add = |name: &str, kind: char, data: &[u8]| {
@@ -60,10 +80,15 @@ fn synthetic_tgz(dir: &Path, version: &str, extra: &[(&str, char, &str)], payloa
             }
         }
         h.set_cksum();
-        b.append(&h, if kind == 'f' { data } else { &[][..] }).unwrap();
+        b.append(&h, if kind == 'f' { data } else { &[][..] })
+            .unwrap();
     };
     add(&format!("{root}/"), 'd', b"");
-    add(&format!("{root}/bin/spark-submit"), 'f', b"#!/bin/sh\necho synthetic spark-submit\n");
+    add(
+        &format!("{root}/bin/spark-submit"),
+        'f',
+        b"#!/bin/sh\necho synthetic spark-submit\n",
+    );
     // Incompressible bytes, so that a cut transfer is really partial.
     let mut state = 0x2545F4914F6CDD1Du64;
     let noise: Vec<u8> = (0..payload)
@@ -78,7 +103,6 @@ fn synthetic_tgz(dir: &Path, version: &str, extra: &[(&str, char, &str)], payloa
     for (name, kind, data) in extra {
         add(&name.replace("ROOT", &root), *kind, data.as_bytes());
     }
-    drop(add);
     b.into_inner().unwrap().finish().unwrap().flush().unwrap();
     path
 }
@@ -94,7 +118,9 @@ fn spark_image_from_a_mirror_runs_pi_and_pyspark_and_loads_into_the_cluster() {
     for f in [name.clone(), format!("{name}.sha512")] {
         // The server refuses links that leave its root; a hard link costs no copy.
         let to = mirror.path().join(format!("spark-{version}")).join(&f);
-        std::fs::hard_link(dist.join(&f), &to).or_else(|_| std::fs::copy(dist.join(&f), &to).map(|_| ())).unwrap();
+        std::fs::hard_link(dist.join(&f), &to)
+            .or_else(|_| std::fs::copy(dist.join(&f), &to).map(|_| ()))
+            .unwrap();
     }
     let server = HttpServer::start(mirror.path(), None);
     let cache = tempfile::tempdir().unwrap();
@@ -106,24 +132,72 @@ fn spark_image_from_a_mirror_runs_pi_and_pyspark_and_loads_into_the_cluster() {
     let out = minik_with_cache(
         &c,
         cache.path(),
-        &["image", "build", "spark", "--spark-version", &version, "--mirror", &server.url(), "--base-image", "minik-fixture/jre:17", "--python", "-p", &c.profile],
+        &[
+            "image",
+            "build",
+            "spark",
+            "--spark-version",
+            &version,
+            "--mirror",
+            &server.url(),
+            "--base-image",
+            "minik-fixture/jre:17",
+            "--python",
+            "-p",
+            &c.profile,
+        ],
     );
     let err = text(&out.stderr);
     assert!(out.status.success(), "build failed:\n{err}");
-    assert!(err.contains("no running cluster"), "without a cluster nothing is loaded:\n{err}");
-    assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), [tag.as_str(), py_tag.as_str()]);
-    assert_eq!(downloads(cache.path()), [name.clone()], "verified file cached, no partial left");
-    assert!(server.requests().contains(&format!("GET /spark-{version}/{name}.sha512")));
+    assert!(
+        err.contains("no running cluster"),
+        "without a cluster nothing is loaded:\n{err}"
+    );
+    assert_eq!(
+        text(&out.stdout).lines().collect::<Vec<_>>(),
+        [tag.as_str(), py_tag.as_str()]
+    );
+    assert_eq!(
+        downloads(cache.path()),
+        std::slice::from_ref(&name),
+        "verified file cached, no partial left"
+    );
+    assert!(server
+        .requests()
+        .contains(&format!("GET /spark-{version}/{name}.sha512")));
 
-    let v = Command::new("docker").args(["run", "--rm", &tag, "/opt/spark/bin/spark-submit", "--version"]).output().unwrap();
+    let v = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            &tag,
+            "/opt/spark/bin/spark-submit",
+            "--version",
+        ])
+        .output()
+        .unwrap();
     let all = format!("{}{}", text(&v.stdout), text(&v.stderr));
     assert!(all.contains(&format!("version {version}")), "{all}");
 
     let pi = Command::new("docker")
-        .args(["run", "--rm", &tag, "/opt/spark/bin/spark-submit", "--master", "local[2]", "local:///opt/spark/examples/src/main/python/pi.py", "10"])
+        .args([
+            "run",
+            "--rm",
+            &tag,
+            "/opt/spark/bin/spark-submit",
+            "--master",
+            "local[2]",
+            "local:///opt/spark/examples/src/main/python/pi.py",
+            "10",
+        ])
         .output()
         .unwrap();
-    assert!(text(&pi.stdout).contains("Pi is roughly 3.1"), "stdout:\n{}\nstderr:\n{}", text(&pi.stdout), text(&pi.stderr));
+    assert!(
+        text(&pi.stdout).contains("Pi is roughly 3.1"),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&pi.stdout),
+        text(&pi.stderr)
+    );
 
     let py = Command::new("docker")
         .args([
@@ -136,13 +210,22 @@ fn spark_image_from_a_mirror_runs_pi_and_pyspark_and_loads_into_the_cluster() {
         ])
         .output()
         .unwrap();
-    assert!(text(&py.stdout).contains("rows 42"), "stdout:\n{}\nstderr:\n{}", text(&py.stdout), text(&py.stderr));
+    assert!(
+        text(&py.stdout).contains("rows 42"),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&py.stdout),
+        text(&py.stderr)
+    );
 
     // Into the fixture cluster: a pod with IfNotPresent starts from it; a second load is skipped.
     c.minik_ok(&["start", "-p", &c.profile, "--image", &node_image]);
     let out = c.minik(&["image", "load", "-p", &c.profile, &tag]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains(&format!("{tag} loaded")), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!("{tag} loaded")),
+        "{}",
+        text(&out.stderr)
+    );
     let pod = format!(
         r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"spark-version"}},"spec":{{"restartPolicy":"Never","containers":[{{"name":"s","image":"{tag}","imagePullPolicy":"IfNotPresent","args":["/opt/spark/bin/spark-submit","--version"]}}]}}}}"#
     );
@@ -153,11 +236,22 @@ fn spark_image_from_a_mirror_runs_pi_and_pyspark_and_loads_into_the_cluster() {
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    apply.stdin.take().unwrap().write_all(pod.as_bytes()).unwrap();
+    apply
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(pod.as_bytes())
+        .unwrap();
     assert!(apply.wait().unwrap().success());
     let mut phase = String::new();
     for _ in 0..120 {
-        phase = c.kubectl_ok(&["get", "pod", "spark-version", "-o", "jsonpath={.status.phase}"]);
+        phase = c.kubectl_ok(&[
+            "get",
+            "pod",
+            "spark-version",
+            "-o",
+            "jsonpath={.status.phase}",
+        ]);
         if phase == "Succeeded" || phase == "Failed" {
             break;
         }
@@ -169,7 +263,11 @@ fn spark_image_from_a_mirror_runs_pi_and_pyspark_and_loads_into_the_cluster() {
 
     let again = c.minik(&["image", "load", "-p", &c.profile, &tag]);
     assert!(again.status.success());
-    assert!(text(&again.stderr).contains(&format!("{tag} already present")), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains(&format!("{tag} already present")),
+        "{}",
+        text(&again.stderr)
+    );
     let ls = c.minik_ok(&["image", "ls", "-p", &c.profile]);
     assert!(ls.contains(&format!("docker.io/{tag}")), "{ls}");
 }
@@ -187,26 +285,87 @@ fn interrupted_download_resumes_with_a_range_request() {
     let out = minik_with_cache(
         &c,
         cache.path(),
-        &["image", "build", "spark", "--spark-version", "9.9.1", "--scala", "2.13", "--mirror", &server.url(), "--base-image", "minik-fixture/jre:17", "--tag", tag, "--no-load"],
+        &[
+            "image",
+            "build",
+            "spark",
+            "--spark-version",
+            "9.9.1",
+            "--scala",
+            "2.13",
+            "--mirror",
+            &server.url(),
+            "--base-image",
+            "minik-fixture/jre:17",
+            "--tag",
+            tag,
+            "--no-load",
+        ],
     );
     let requests = server.requests();
-    assert!(out.status.success(), "{}\nrequests:\n{requests}", text(&out.stderr));
-    assert!(requests.contains("range=bytes=2097152-"), "no resume seen:\n{requests}");
-    let cached = cache.path().join("minik/downloads/spark-9.9.1-bin-hadoop3.tgz");
-    assert_eq!(std::fs::read(&cached).unwrap(), std::fs::read(&tgz).unwrap());
+    assert!(
+        out.status.success(),
+        "{}\nrequests:\n{requests}",
+        text(&out.stderr)
+    );
+    assert!(
+        requests.contains("range=bytes=2097152-"),
+        "no resume seen:\n{requests}"
+    );
+    let cached = cache
+        .path()
+        .join("minik/downloads/spark-9.9.1-bin-hadoop3.tgz");
+    assert_eq!(
+        std::fs::read(&cached).unwrap(),
+        std::fs::read(&tgz).unwrap()
+    );
     assert_eq!(downloads(cache.path()), ["spark-9.9.1-bin-hadoop3.tgz"]);
     assert!(image_exists(tag));
     let _ = docker(&["rmi", "-f", tag]);
 
     // --offline now works from the cache; with an empty cache it says what is missing.
-    let out = minik_with_cache(&c, cache.path(), &["image", "build", "spark", "--spark-version", "9.9.1", "--offline", "--base-image", "minik-fixture/jre:17", "--tag", tag, "--no-load"]);
+    let out = minik_with_cache(
+        &c,
+        cache.path(),
+        &[
+            "image",
+            "build",
+            "spark",
+            "--spark-version",
+            "9.9.1",
+            "--offline",
+            "--base-image",
+            "minik-fixture/jre:17",
+            "--tag",
+            tag,
+            "--no-load",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let _ = docker(&["rmi", "-f", tag]);
     let empty = tempfile::tempdir().unwrap();
-    let out = minik_with_cache(&c, empty.path(), &["image", "build", "spark", "--spark-version", "9.9.1", "--offline", "--tag", tag, "--no-load"]);
+    let out = minik_with_cache(
+        &c,
+        empty.path(),
+        &[
+            "image",
+            "build",
+            "spark",
+            "--spark-version",
+            "9.9.1",
+            "--offline",
+            "--tag",
+            tag,
+            "--no-load",
+        ],
+    );
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("spark-9.9.1-bin-hadoop3.tgz is not in the download cache") && err.contains("hint: "), "{err}");
+    assert!(
+        err.contains("spark-9.9.1-bin-hadoop3.tgz is not in the download cache")
+            && err.contains("hint: "),
+        "{err}"
+    );
     assert!(!image_exists(tag));
 }
 
@@ -214,18 +373,45 @@ fn interrupted_download_resumes_with_a_range_request() {
 fn bad_downloads_and_archives_are_refused_and_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let good = synthetic_tgz(dir.path(), "9.9.2", &[], 1 << 20);
-    let traversal = synthetic_tgz(dir.path(), "9.9.2", &[("ROOT/../../etc/evil", 'f', "x")], 1000);
-    let escaping = synthetic_tgz(dir.path(), "9.9.2", &[("ROOT/jars/x", 'f', "x"), ("ROOT/jars/evil", 'l', "../../../etc/shadow")], 1000);
+    let traversal = synthetic_tgz(
+        dir.path(),
+        "9.9.2",
+        &[("ROOT/../../etc/evil", 'f', "x")],
+        1000,
+    );
+    let escaping = synthetic_tgz(
+        dir.path(),
+        "9.9.2",
+        &[
+            ("ROOT/jars/x", 'f', "x"),
+            ("ROOT/jars/evil", 'l', "../../../etc/shadow"),
+        ],
+        1000,
+    );
     let truncated = dir.path().join("truncated.tgz");
     let bytes = std::fs::read(&good).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
 
     let wrong_sum = format!("{}  spark-9.9.2-bin-hadoop3.tgz\n", "ab".repeat(64));
     let cases: [(&str, &Path, Option<String>, &[&str]); 4] = [
-        ("checksum", &good, Some(wrong_sum), &["checksum mismatch for http://127.0.0.1:", "expected sha512 abab", "got "]),
+        (
+            "checksum",
+            &good,
+            Some(wrong_sum),
+            &[
+                "checksum mismatch for http://127.0.0.1:",
+                "expected sha512 abab",
+                "got ",
+            ],
+        ),
         ("truncated", &truncated, None, &["is truncated or corrupt"]),
         ("traversal", &traversal, None, &["`..` component"]),
-        ("escaping", &escaping, None, &["links to ../../../etc/shadow outside the tree"]),
+        (
+            "escaping",
+            &escaping,
+            None,
+            &["links to ../../../etc/shadow outside the tree"],
+        ),
     ];
     let c = TestCluster::new("it-badtar");
     for (what, tgz, sum, expected) in cases {
@@ -237,7 +423,22 @@ fn bad_downloads_and_archives_are_refused_and_leave_nothing() {
         let out = minik_with_cache(
             &c,
             cache.path(),
-            &["image", "build", "spark", "--spark-version", "9.9.2", "--scala", "2.13", "--mirror", &server.url(), "--base-image", "minik-fixture/jre:17", "--tag", &tag, "--no-load"],
+            &[
+                "image",
+                "build",
+                "spark",
+                "--spark-version",
+                "9.9.2",
+                "--scala",
+                "2.13",
+                "--mirror",
+                &server.url(),
+                "--base-image",
+                "minik-fixture/jre:17",
+                "--tag",
+                &tag,
+                "--no-load",
+            ],
         );
         let err = text(&out.stderr);
         assert!(!out.status.success(), "{what}: must fail");
@@ -245,7 +446,11 @@ fn bad_downloads_and_archives_are_refused_and_leave_nothing() {
             assert!(err.contains(e), "{what}: {e:?} not in:\n{err}");
         }
         assert!(err.contains("hint: "), "{what}:\n{err}");
-        assert!(downloads(cache.path()).is_empty(), "{what}: left in the cache: {:?}", downloads(cache.path()));
+        assert!(
+            downloads(cache.path()).is_empty(),
+            "{what}: left in the cache: {:?}",
+            downloads(cache.path())
+        );
         assert!(!image_exists(&tag), "{what}: an image was tagged");
     }
 }

@@ -7,7 +7,8 @@ use crate::common::*;
 
 fn status_json(c: &TestCluster) -> serde_json::Value {
     let out = c.minik(&["status", "-p", &c.profile, "-o", "json"]);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status -o json: {e}: {}", text(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status -o json: {e}: {}", text(&out.stdout)))
 }
 
 fn list_json(c: &TestCluster) -> Vec<serde_json::Value> {
@@ -20,7 +21,13 @@ fn list_json(c: &TestCluster) -> Vec<serde_json::Value> {
 
 /// Facts that change if kubeadm init runs again: the cluster CA and kubeadm's log.
 fn kubeadm_fingerprint(c: &TestCluster) -> String {
-    let (ok, out) = docker(&["exec", &c.container(), "sh", "-c", "sha256sum /etc/kubernetes/pki/ca.crt; stat -c %Y /var/log/minik-kubeadm.log"]);
+    let (ok, out) = docker(&[
+        "exec",
+        &c.container(),
+        "sh",
+        "-c",
+        "sha256sum /etc/kubernetes/pki/ca.crt; stat -c %Y /var/log/minik-kubeadm.log",
+    ]);
     assert!(ok, "cannot read the node's kubeadm state");
     out
 }
@@ -30,8 +37,17 @@ fn assert_running_with_configmap(c: &TestCluster, endpoint: &str) {
     assert_eq!(s["container"], "running", "{s}");
     assert_eq!(s["api_server"], "reachable", "{s}");
     assert_eq!(s["node"], "Ready", "{s}");
-    assert_eq!(s["endpoint"], endpoint, "the endpoint must survive restarts: {s}");
-    let value = c.kubectl_ok(&["get", "configmap", "survivor", "-o", "jsonpath={.data.color}"]);
+    assert_eq!(
+        s["endpoint"], endpoint,
+        "the endpoint must survive restarts: {s}"
+    );
+    let value = c.kubectl_ok(&[
+        "get",
+        "configmap",
+        "survivor",
+        "-o",
+        "jsonpath={.data.color}",
+    ]);
     assert_eq!(value, "blue");
 }
 
@@ -43,22 +59,54 @@ fn start_stop_restart_delete_on_the_fixture_node() {
     // Two concurrent starts of one profile: one creates the cluster, the other is refused by
     // the profile lock instead of corrupting anything.
     let args = ["start", "-p", &c.profile, "--image", &image];
-    let first = c.minik_cmd(&args).stderr(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let first = c
+        .minik_cmd(&args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let second = c.minik(&args);
     let first = first.wait_with_output().unwrap();
-    assert!(first.status.success(), "first start failed:\n{}", text(&first.stderr));
-    assert!(!second.status.success(), "a concurrent start must be refused");
-    assert!(text(&second.stderr).contains("another minik command is working on cluster"), "{}", text(&second.stderr));
+    assert!(
+        first.status.success(),
+        "first start failed:\n{}",
+        text(&first.stderr)
+    );
+    assert!(
+        !second.status.success(),
+        "a concurrent start must be refused"
+    );
+    assert!(
+        text(&second.stderr).contains("another minik command is working on cluster"),
+        "{}",
+        text(&second.stderr)
+    );
     let log = text(&first.stderr);
-    for step in ["Preparing node", "Starting control-plane", "Installing CNI", "Writing kubeconfig", "Waiting for node Ready"] {
-        assert!(log.contains(&format!("✓ {step}")), "missing step {step:?} in:\n{log}");
+    for step in [
+        "Preparing node",
+        "Starting control-plane",
+        "Installing CNI",
+        "Writing kubeconfig",
+        "Waiting for node Ready",
+    ] {
+        assert!(
+            log.contains(&format!("✓ {step}")),
+            "missing step {step:?} in:\n{log}"
+        );
     }
-    assert!(log.contains("--privileged is refused by this Docker engine"), "the fallback must be announced:\n{log}");
+    assert!(
+        log.contains("--privileged is refused by this Docker engine"),
+        "the fallback must be announced:\n{log}"
+    );
 
     // The host's kubectl works through the merged, 0600 kubeconfig.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(c.kubeconfig()).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(c.kubeconfig())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
     let nodes = c.kubectl_ok(&["get", "nodes", "--no-headers"]);
     assert!(nodes.contains(" Ready "), "{nodes}");
@@ -67,16 +115,27 @@ fn start_stop_restart_delete_on_the_fixture_node() {
 
     // The API server is published on loopback only.
     let (_, ports) = docker(&["port", &c.container(), "6443/tcp"]);
-    assert!(ports.lines().all(|l| l.starts_with("127.0.0.1:")), "{ports}");
+    assert!(
+        ports.lines().all(|l| l.starts_with("127.0.0.1:")),
+        "{ports}"
+    );
     let s = status_json(&c);
     let endpoint = s["endpoint"].as_str().unwrap().to_string();
-    assert_eq!(endpoint, format!("https://{}", ports.lines().next().unwrap().trim()));
+    assert_eq!(
+        endpoint,
+        format!("https://{}", ports.lines().next().unwrap().trim())
+    );
     assert_eq!(s["version"], "v1.20.2");
     let listed = list_json(&c);
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["state"], "running");
 
-    c.kubectl_ok(&["create", "configmap", "survivor", "--from-literal=color=blue"]);
+    c.kubectl_ok(&[
+        "create",
+        "configmap",
+        "survivor",
+        "--from-literal=color=blue",
+    ]);
     let fingerprint = kubeadm_fingerprint(&c);
 
     // stop → start: same data, same endpoint, no second kubeadm init.
@@ -86,7 +145,10 @@ fn start_stop_restart_delete_on_the_fixture_node() {
     let restart = c.minik(&["start", "-p", &c.profile]);
     assert!(restart.status.success(), "{}", text(&restart.stderr));
     let log = text(&restart.stderr);
-    assert!(!log.contains("Starting control-plane"), "restart must not run kubeadm:\n{log}");
+    assert!(
+        !log.contains("Starting control-plane"),
+        "restart must not run kubeadm:\n{log}"
+    );
     assert_running_with_configmap(&c, &endpoint);
     assert_eq!(kubeadm_fingerprint(&c), fingerprint);
 
@@ -106,10 +168,16 @@ fn start_stop_restart_delete_on_the_fixture_node() {
     assert!(!container_exists(&c.container()));
     assert!(!volume_exists(&c.volume()));
     if other_minik_nodes(&c.container()) == 0 {
-        assert!(!network_exists("minik"), "the shared network must go with the last node");
+        assert!(
+            !network_exists("minik"),
+            "the shared network must go with the last node"
+        );
     }
     let config = std::fs::read_to_string(c.kubeconfig()).unwrap();
-    assert!(!config.contains(&c.context()), "kubeconfig still mentions the cluster:\n{config}");
+    assert!(
+        !config.contains(&c.context()),
+        "kubeconfig still mentions the cluster:\n{config}"
+    );
     assert!(list_json(&c).is_empty());
     let s = status_json(&c);
     assert_eq!(s["container"], "absent");
