@@ -64,6 +64,18 @@ pub async fn nodes_ready_since(client: &Client, since: Option<i64>) -> Result<bo
     Ok(!nodes.items.is_empty() && nodes.items.iter().all(|n| node_is_ready(n, since)))
 }
 
+/// Whether the `default` namespace has its `default` service account: pods cannot be
+/// created before the controller-manager has made it.
+pub async fn default_service_account(client: &Client) -> Result<bool> {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let sa: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+    Ok(sa
+        .get_opt("default")
+        .await
+        .context("cannot read service accounts")?
+        .is_some())
+}
+
 pub fn node_is_ready(node: &Node, since: Option<i64>) -> bool {
     node.status
         .as_ref()

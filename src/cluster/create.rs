@@ -104,6 +104,7 @@ pub async fn start(rt: &Runtime, ui: &Ui, opts: &StartOptions) -> Result<StartRe
     let names = Names::new(&opts.profile);
     let existing = find(rt, &opts.profile).await?;
     let restart = existing.is_some();
+    let was_running = existing.as_ref().is_some_and(|n| n.running());
     if let (Some(node), Some(image)) = (&existing, &opts.image) {
         if image != &node.image {
             ui.warn(format!("cluster {:?} exists (image {}); --image and resource flags apply only when it is created", opts.profile, node.image));
@@ -116,6 +117,7 @@ pub async fn start(rt: &Runtime, ui: &Ui, opts: &StartOptions) -> Result<StartRe
         names,
         node: existing,
         started,
+        was_running,
         created: Created::default(),
     };
     let steps = if restart {
@@ -218,6 +220,8 @@ struct Run<'a> {
     names: Names,
     node: Option<NodeInfo>,
     started: Instant,
+    /// The node was already running: its Ready is current, not left over from a stop.
+    was_running: bool,
     created: Created,
 }
 
@@ -550,11 +554,16 @@ impl Run<'_> {
         let client = kube::client(&self.opts.kubeconfig, &self.names.context).await?;
         let since = self.started;
         // A restarted node still shows the Ready stored before it stopped: count only
-        // fresh heartbeats.
-        let fresh_since = unix_now() - since.elapsed().as_secs() as i64;
+        // heartbeats sent since this start began.
+        let fresh_since =
+            (!self.was_running).then(|| unix_now() - since.elapsed().as_secs() as i64);
         let waited = kube::wait_for(self.opts.wait, Duration::from_millis(250), || {
             let client = client.clone();
-            async move { kube::nodes_ready_since(&client, Some(fresh_since)).await }
+            // Ready means usable: a pod can be created right after `start` returns.
+            async move {
+                Ok(kube::nodes_ready_since(&client, fresh_since).await?
+                    && kube::default_service_account(&client).await?)
+            }
         })
         .await;
         match waited {
