@@ -39,6 +39,11 @@ impl Ui {
         self.level >= Level::Verbose
     }
 
+    /// Whether status lines are live (spinners on a terminal) rather than plain lines.
+    pub fn is_live(&self) -> bool {
+        self.tty
+    }
+
     /// Starts a step; it owns one status line until `done` or `fail` (or drop = fail).
     pub fn step(&self, title: impl Into<String>) -> Step {
         let title = title.into();
@@ -141,6 +146,18 @@ impl Step {
         self.finish(false, None);
     }
 
+    /// Shows the latest progress next to the title on the step's live line (e.g. the last
+    /// line of a build log); with -v it is printed as a detail line instead.
+    pub fn progress(&self, text: impl AsRef<str>) {
+        match &self.spinner {
+            Some(pb) => {
+                let t: String = text.as_ref().chars().take(80).collect();
+                pb.set_message(format!("{} · {t}", self.title));
+            }
+            None => self.ui.detail(text),
+        }
+    }
+
     fn finish(mut self, ok: bool, detail: Option<String>) {
         self.finished = true;
         let mark = if ok { "✓" } else { "✗" };
@@ -174,6 +191,43 @@ impl Drop for Step {
                 pb.finish_and_clear();
             }
             self.ui.println(&format!(" ✗ {title}"));
+        }
+    }
+}
+
+/// A live status line without ✓/✗ (e.g. executor pods coming and going); it disappears
+/// when dropped. Only on a terminal: elsewhere print plain lines instead.
+pub struct Live {
+    pb: Option<ProgressBar>,
+}
+
+impl Ui {
+    pub fn live(&self, text: impl Into<String>) -> Live {
+        let pb = self.tty.then(|| {
+            let pb = self.multi.add(ProgressBar::new_spinner());
+            pb.set_style(
+                ProgressStyle::with_template(" {spinner:.cyan} {msg}").expect("valid template"),
+            );
+            pb.set_message(text.into());
+            pb.enable_steady_tick(Duration::from_millis(100));
+            pb
+        });
+        Live { pb }
+    }
+}
+
+impl Live {
+    pub fn set(&self, text: impl Into<String>) {
+        if let Some(pb) = &self.pb {
+            pb.set_message(text.into());
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Some(pb) = self.pb.take() {
+            pb.finish_and_clear();
         }
     }
 }

@@ -291,6 +291,8 @@ impl Run<'_> {
 
     async fn prepare_node(&mut self) -> Result<Option<String>> {
         let rt = self.rt;
+        // Also makes concurrent creations pick different addresses and ports.
+        let _network = super::lock_network()?;
         let labels = std::collections::HashMap::from([(
             config::LABEL_CLUSTER.to_string(),
             "shared".to_string(),
@@ -624,7 +626,9 @@ impl Run<'_> {
             }
         }
         if self.created.network {
-            let _ = rt.remove_network_if_unused(NETWORK).await;
+            if let Ok(_network) = super::lock_network() {
+                let _ = rt.remove_network_if_unused(NETWORK).await;
+            }
         }
         self.ui
             .info("   removed what this start created (keep it next time with --retain)");

@@ -40,6 +40,7 @@ pub async fn delete(rt: &Runtime, ui: &Ui, profile: &str, kubeconfig_path: &Path
     }
     rt.remove_volume(&names.volume).await?;
     let removed_entries = kubeconfig::remove(kubeconfig_path, &names.context)?;
+    let _network = super::lock_network()?;
     if list(rt).await?.is_empty() {
         rt.remove_network_if_unused(NETWORK).await?;
     }

@@ -145,15 +145,30 @@ pub struct ProfileLock {
     _file: File,
 }
 
-pub fn lock_profile(profile: &str) -> Result<ProfileLock> {
+fn lock_file(name: &str) -> Result<(File, PathBuf)> {
     let dir = dirs::cache_dir()
         .unwrap_or_else(std::env::temp_dir)
         .join("minik")
         .join("locks");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path: PathBuf = dir.join(format!("{profile}.lock"));
+    let path: PathBuf = dir.join(format!("{name}.lock"));
     let file = File::create(&path)
         .with_context(|| format!("cannot create lock file {}", path.display()))?;
+    Ok((file, path))
+}
+
+/// Waits for the lock on the shared `minik` network: held while a node is attached to it
+/// and while it is removed, so that deleting the last cluster cannot pull the network from
+/// under a cluster being created. (`_` cannot start a profile name.)
+pub fn lock_network() -> Result<ProfileLock> {
+    let (file, path) = lock_file("_network")?;
+    file.lock()
+        .with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(ProfileLock { _file: file })
+}
+
+pub fn lock_profile(profile: &str) -> Result<ProfileLock> {
+    let (file, path) = lock_file(profile)?;
     match file.try_lock() {
         Ok(()) => Ok(ProfileLock { _file: file }),
         Err(std::fs::TryLockError::WouldBlock) => Err(Hinted::new(

@@ -215,16 +215,24 @@ pub async fn build(rt: &Runtime, ui: &Ui, opts: &SparkBuild) -> Result<Vec<Strin
         ("decom.sh", DECOM, 0o755),
     ];
     let tarball_for_context = tarball.clone();
+    let size = std::fs::metadata(&tarball).map(|m| m.len()).ok();
+    let bar = ui.bytes("unpacking into the build context", size);
+    let counter = bar.clone();
     let (context, filled) = context_stream(move |b| {
         for (name, text, mode) in files {
             append_file(b, name, text, mode)?;
         }
-        archive::repack_tgz(&tarball_for_context, "spark", keep, b, |_| {})?;
+        archive::repack_tgz(&tarball_for_context, "spark", keep, b, |read| {
+            counter.set_position(read)
+        })?;
         Ok(())
     });
     let built = rt
-        .build_image(context, "Dockerfile", &build_args, |line| ui.detail(line))
+        .build_image(context, "Dockerfile", &build_args, |line| {
+            step.progress(line)
+        })
         .await;
+    bar.finish();
     // A refused or broken archive is the real cause when the context failed: report it, and
     // drop the archive from the cache so that the next run downloads it afresh.
     let filled = filled.await.context("the build context writer panicked")?;
@@ -254,7 +262,7 @@ pub async fn build(rt: &Runtime, ui: &Ui, opts: &SparkBuild) -> Result<Vec<Strin
         let (context, _) =
             context_stream(|b| append_file(b, "Dockerfile", PYTHON_DOCKERFILE, 0o644));
         match rt
-            .build_image(context, "Dockerfile", &args, |line| ui.detail(line))
+            .build_image(context, "Dockerfile", &args, |line| step.progress(line))
             .await
         {
             Ok(id) => {

@@ -475,6 +475,7 @@ async fn watch_executors(client: Client, ns: String, driver_uid: String, ui: Ui)
     let lp = ListParams::default().labels("spark-role=executor");
     let mut last = String::new();
     let mut stuck_since: Option<Instant> = None;
+    let live = ui.live("executors: waiting for the driver to ask for them");
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let Ok(list) = pods.list(&lp).await else {
@@ -502,7 +503,12 @@ async fn watch_executors(client: Client, ns: String, driver_uid: String, ui: Ui)
             count("Succeeded") + count("Failed")
         );
         if line != last {
-            ui.info(format!("   {line}"));
+            // One live line on a terminal; a plain line per change otherwise.
+            if ui.is_live() {
+                live.set(&line);
+            } else {
+                ui.info(format!("   {line}"));
+            }
             last = line;
         }
         match mine.iter().find_map(|p| unschedulable(p)) {

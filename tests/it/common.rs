@@ -182,8 +182,8 @@ pub fn other_minik_nodes(except: &str) -> usize {
 pub fn restart_dockerd() {
     let systemd = Command::new("systemctl")
         .args(["is-active", "--quiet", "docker"])
-        .status()
-        .map(|s| s.success())
+        .output()
+        .map(|o| o.status.success())
         .unwrap_or(false);
     if systemd {
         assert!(Command::new("systemctl")

@@ -129,3 +129,20 @@ fn bad_input_is_refused_before_anything_is_created() {
     let out = c.minik(&["stop", "-p", "it-input"]);
     assert!(text(&out.stderr).contains("no cluster named \"it-input\""));
 }
+
+#[test]
+fn unreachable_docker_says_so() {
+    let c = TestCluster::new("it-nodocker");
+    let out = c
+        .minik_cmd(&["status", "-p", "it-nodocker"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error: cannot reach the Docker engine at unix:///nonexistent/docker.sock"),
+        "{err}"
+    );
+    assert!(err.contains("hint: is Docker running?"), "{err}");
+}

@@ -234,6 +234,7 @@ fn spark_image_from_a_mirror_runs_pi_and_pyspark_and_loads_into_the_cluster() {
         .arg(c.kubeconfig())
         .args(["apply", "-f", "-"])
         .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     apply
