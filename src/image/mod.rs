@@ -70,11 +70,17 @@ pub fn parse_ctr_images(text: &str) -> Vec<NodeImage> {
         .collect()
 }
 
+/// Runs `ctr -n k8s.io ARGS…` in the node: containerd's namespace for Kubernetes images.
+async fn ctr(rt: &Runtime, node: &str, args: &[&str]) -> Result<crate::runtime::ExecOutput> {
+    let mut cmd = vec!["ctr", "-n", "k8s.io"];
+    cmd.extend_from_slice(args);
+    rt.exec_ok(node, &cmd).await
+}
+
 pub async fn node_images(rt: &Runtime, node: &str) -> Result<Vec<NodeImage>> {
-    let out = rt
-        .exec_ok(node, &["ctr", "-n", "k8s.io", "images", "ls"])
-        .await?;
-    Ok(parse_ctr_images(&out.stdout))
+    Ok(parse_ctr_images(
+        &ctr(rt, node, &["images", "ls"]).await?.stdout,
+    ))
 }
 
 /// What happened to one image.
@@ -117,18 +123,10 @@ pub async fn load(
         {
             outcome.push((image.clone(), Loaded::AlreadyPresent));
         } else if let Some(same) = present.iter().find(|p| p.docker_id.as_deref() == Some(id)) {
-            rt.exec_ok(
+            ctr(
+                rt,
                 node,
-                &[
-                    "ctr",
-                    "-n",
-                    "k8s.io",
-                    "images",
-                    "tag",
-                    "--force",
-                    &same.reference,
-                    &reference,
-                ],
+                &["images", "tag", "--force", &same.reference, &reference],
             )
             .await?;
             label(rt, node, &reference, id).await?;
@@ -173,12 +171,10 @@ pub async fn load(
 }
 
 async fn label(rt: &Runtime, node: &str, reference: &str, id: &str) -> Result<()> {
-    rt.exec_ok(
+    ctr(
+        rt,
         node,
         &[
-            "ctr",
-            "-n",
-            "k8s.io",
             "images",
             "label",
             reference,

@@ -166,56 +166,38 @@ fn spark_image_from_a_mirror_runs_pi_and_pyspark_and_loads_into_the_cluster() {
         .requests()
         .contains(&format!("GET /spark-{version}/{name}.sha512")));
 
-    let v = Command::new("docker")
-        .args([
-            "run",
-            "--rm",
-            &tag,
-            "/opt/spark/bin/spark-submit",
-            "--version",
-        ])
-        .output()
-        .unwrap();
-    let all = format!("{}{}", text(&v.stdout), text(&v.stderr));
-    assert!(all.contains(&format!("version {version}")), "{all}");
-
-    let pi = Command::new("docker")
-        .args([
-            "run",
-            "--rm",
-            &tag,
-            "/opt/spark/bin/spark-submit",
+    // What a container of the image prints (stdout, then stderr).
+    let run = |image: &str, cmd: &[&str]| {
+        let out = Command::new("docker")
+            .args(["run", "--rm", image])
+            .args(cmd)
+            .output()
+            .unwrap();
+        format!("{}\n--- stderr:\n{}", text(&out.stdout), text(&out.stderr))
+    };
+    let v = run(&tag, &["/opt/spark/bin/spark-submit", "--version"]);
+    assert!(v.contains(&format!("version {version}")), "{v}");
+    let spark_submit = "/opt/spark/bin/spark-submit";
+    let pi = run(
+        &tag,
+        &[
+            spark_submit,
             "--master",
             "local[2]",
             "local:///opt/spark/examples/src/main/python/pi.py",
             "10",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        text(&pi.stdout).contains("Pi is roughly 3.1"),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&pi.stdout),
-        text(&pi.stderr)
+        ],
     );
-
-    let py = Command::new("docker")
-        .args([
-            "run",
-            "--rm",
-            &py_tag,
-            "python3",
-            "-c",
-            "from pyspark.sql import SparkSession; s = SparkSession.builder.master('local[1]').getOrCreate(); print('rows', s.range(42).count())",
-        ])
-        .output()
-        .unwrap();
     assert!(
-        text(&py.stdout).contains("rows 42"),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&py.stdout),
-        text(&py.stderr)
+        pi.split("--- stderr:")
+            .next()
+            .unwrap()
+            .contains("Pi is roughly 3.1"),
+        "{pi}"
     );
+    let script = "from pyspark.sql import SparkSession; s = SparkSession.builder.master('local[1]').getOrCreate(); print('rows', s.range(42).count())";
+    let py = run(&py_tag, &["python3", "-c", script]);
+    assert!(py.contains("rows 42"), "{py}");
 
     // Into the fixture cluster: a pod with IfNotPresent starts from it; a second load is skipped.
     c.minik_ok(&["start", "-p", &c.profile, "--image", &node_image]);
