@@ -64,16 +64,16 @@ pub async fn nodes_ready_since(client: &Client, since: Option<i64>) -> Result<bo
     Ok(!nodes.items.is_empty() && nodes.items.iter().all(|n| node_is_ready(n, since)))
 }
 
-/// Whether the `default` namespace has its `default` service account: pods cannot be
-/// created before the controller-manager has made it.
-pub async fn default_service_account(client: &Client) -> Result<bool> {
+/// Whether the `default` namespace's `default` service account is usable: pods cannot be
+/// created before it exists, nor (before v1.24, `needs_token`) before its token secret does.
+pub async fn default_service_account(client: &Client, needs_token: bool) -> Result<bool> {
     use k8s_openapi::api::core::v1::ServiceAccount;
-    let sa: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-    Ok(sa
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+    let sa = api
         .get_opt("default")
         .await
-        .context("cannot read service accounts")?
-        .is_some())
+        .context("cannot read service accounts")?;
+    Ok(sa.is_some_and(|sa| !needs_token || sa.secrets.is_some_and(|s| !s.is_empty())))
 }
 
 pub fn node_is_ready(node: &Node, since: Option<i64>) -> bool {

@@ -12,7 +12,7 @@ use super::kubeadm::{self, KubeadmParams};
 use super::kubeconfig;
 use super::node::{self, NodeSpec, Privilege};
 use super::{find, lock_profile, NodeInfo};
-use crate::error::Hinted;
+use crate::error::{CommandFailed, Hinted};
 use crate::kube;
 use crate::runtime::{self, Runtime};
 use crate::ui::{human_duration, Ui};
@@ -118,6 +118,7 @@ pub async fn start(rt: &Runtime, ui: &Ui, opts: &StartOptions) -> Result<StartRe
         node: existing,
         started,
         was_running,
+        needs_sa_token: false,
         created: Created::default(),
     };
     let steps = if restart {
@@ -222,6 +223,8 @@ struct Run<'a> {
     started: Instant,
     /// The node was already running: its Ready is current, not left over from a stop.
     was_running: bool,
+    /// Before v1.24 a pod needs its service account's token secret to exist.
+    needs_sa_token: bool,
     created: Created,
 }
 
@@ -508,6 +511,37 @@ impl Run<'_> {
             )
             .caused_by(format!("{e:#}"))
         })?;
+        // Pods cannot be created before their namespace's default service account exists.
+        // The controller-manager makes it once all its controllers are up, which on v1.20
+        // can take 10 s more (its node IPAM controller polls before its first list); create
+        // it now, the way the controller would.
+        let sa = rt
+            .exec(
+                &c,
+                &[
+                    "kubectl",
+                    "--kubeconfig=/etc/kubernetes/admin.conf",
+                    "create",
+                    "serviceaccount",
+                    "default",
+                    "-n",
+                    "default",
+                ],
+                None,
+            )
+            .await?;
+        if sa.exit_code != 0
+            && !sa.output.contains("AlreadyExists")
+            && !sa.output.contains("already exists")
+        {
+            return Err(CommandFailed {
+                command: "kubectl create serviceaccount default".into(),
+                exit_code: sa.exit_code,
+                output: sa.output,
+            }
+            .into());
+        }
+        self.needs_sa_token = !version.at_least(1, 24);
         Ok(Some(version.to_string()))
     }
 
@@ -559,12 +593,13 @@ impl Run<'_> {
         // heartbeats sent since this start began.
         let fresh_since =
             (!self.was_running).then(|| unix_now() - since.elapsed().as_secs() as i64);
+        let needs_token = self.needs_sa_token;
         let waited = kube::wait_for(self.opts.wait, Duration::from_millis(250), || {
             let client = client.clone();
             // Ready means usable: a pod can be created right after `start` returns.
             async move {
                 Ok(kube::nodes_ready_since(&client, fresh_since).await?
-                    && kube::default_service_account(&client).await?)
+                    && kube::default_service_account(&client, needs_token).await?)
             }
         })
         .await;
