@@ -489,7 +489,11 @@ impl Run<'_> {
             .exec(&c, &["ctr", "-n", "k8s.io", "images", "ls", "-q"], None)
             .await?
             .stdout;
-        let mut skip = vec!["preflight"];
+        // preflight: needs crictl, which kind images do not all have (kind skips it too).
+        // kubelet-finalize: only repoints kubelet.conf at the rotated client certificate and
+        // restarts the kubelet, which costs the node its Ready for several seconds; a local
+        // cluster's certificates (kubeadm's, one year) outlive that certificate anyway.
+        let mut skip = vec!["preflight", "kubelet-finalize"];
         if !images.lines().any(|l| l.contains("/coredns")) {
             skip.push("addon/coredns");
             self.ui.warn(
