@@ -81,7 +81,7 @@ pub async fn submit(client: Client, ui: &Ui, opts: &SubmitOptions) -> Result<i32
         keep: opts.keep,
     };
     let run = async {
-        wait_running(&pods, &name, ui, step).await?;
+        wait_running(&pods, &name, step).await?;
         follow(&client, &pods, &created, &name, &opts.namespace, ui).await
     };
     let result = tokio::select! {
@@ -348,7 +348,7 @@ pub fn quantity_bytes(q: &str) -> u64 {
 
 /// Waits until the driver container runs (or has already ended), failing fast when the
 /// pod cannot be scheduled or its image cannot be found.
-async fn wait_running(pods: &Api<Pod>, name: &str, ui: &Ui, step: crate::ui::Step) -> Result<()> {
+async fn wait_running(pods: &Api<Pod>, name: &str, step: crate::ui::Step) -> Result<()> {
     let started = Instant::now();
     loop {
         let pod = pods.get(name).await.context("cannot read the driver pod")?;
@@ -392,7 +392,6 @@ async fn wait_running(pods: &Api<Pod>, name: &str, ui: &Ui, step: crate::ui::Ste
             step.fail();
             anyhow::bail!("the driver pod did not start within 5 minutes (phase {phase})");
         }
-        let _ = ui;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

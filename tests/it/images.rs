@@ -15,6 +15,31 @@ fn minik_with_cache(c: &TestCluster, cache: &Path, args: &[&str]) -> std::proces
         .unwrap()
 }
 
+/// `minik image build spark` of a test version on the local JRE base, tagged `tag`, not
+/// loaded; `extra` adds flags.
+fn build_spark(
+    c: &TestCluster,
+    cache: &Path,
+    version: &str,
+    tag: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "image",
+        "build",
+        "spark",
+        "--spark-version",
+        version,
+        "--base-image",
+        "minik-fixture/jre:17",
+        "--tag",
+        tag,
+        "--no-load",
+    ];
+    args.extend_from_slice(extra);
+    minik_with_cache(c, cache, &args)
+}
+
 fn downloads(cache: &Path) -> Vec<String> {
     let dir = cache.join("minik").join("downloads");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
@@ -265,25 +290,13 @@ fn interrupted_download_resumes_with_a_range_request() {
     let cache = tempfile::tempdir().unwrap();
     let c = TestCluster::new("it-resume");
     let tag = "minik-test/spark-resume:1";
-    let out = minik_with_cache(
+    let url = server.url();
+    let out = build_spark(
         &c,
         cache.path(),
-        &[
-            "image",
-            "build",
-            "spark",
-            "--spark-version",
-            "9.9.1",
-            "--scala",
-            "2.13",
-            "--mirror",
-            &server.url(),
-            "--base-image",
-            "minik-fixture/jre:17",
-            "--tag",
-            tag,
-            "--no-load",
-        ],
+        "9.9.1",
+        tag,
+        &["--scala", "2.13", "--mirror", &url],
     );
     let requests = server.requests();
     assert!(
@@ -307,41 +320,11 @@ fn interrupted_download_resumes_with_a_range_request() {
     let _ = docker(&["rmi", "-f", tag]);
 
     // --offline now works from the cache; with an empty cache it says what is missing.
-    let out = minik_with_cache(
-        &c,
-        cache.path(),
-        &[
-            "image",
-            "build",
-            "spark",
-            "--spark-version",
-            "9.9.1",
-            "--offline",
-            "--base-image",
-            "minik-fixture/jre:17",
-            "--tag",
-            tag,
-            "--no-load",
-        ],
-    );
+    let out = build_spark(&c, cache.path(), "9.9.1", tag, &["--offline"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let _ = docker(&["rmi", "-f", tag]);
     let empty = tempfile::tempdir().unwrap();
-    let out = minik_with_cache(
-        &c,
-        empty.path(),
-        &[
-            "image",
-            "build",
-            "spark",
-            "--spark-version",
-            "9.9.1",
-            "--offline",
-            "--tag",
-            tag,
-            "--no-load",
-        ],
-    );
+    let out = build_spark(&c, empty.path(), "9.9.1", tag, &["--offline"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
@@ -403,25 +386,13 @@ fn bad_downloads_and_archives_are_refused_and_leave_nothing() {
         let server = HttpServer::start(mirror.path(), None);
         let cache = tempfile::tempdir().unwrap();
         let tag = format!("minik-test/spark-bad-{what}:1");
-        let out = minik_with_cache(
+        let url = server.url();
+        let out = build_spark(
             &c,
             cache.path(),
-            &[
-                "image",
-                "build",
-                "spark",
-                "--spark-version",
-                "9.9.2",
-                "--scala",
-                "2.13",
-                "--mirror",
-                &server.url(),
-                "--base-image",
-                "minik-fixture/jre:17",
-                "--tag",
-                &tag,
-                "--no-load",
-            ],
+            "9.9.2",
+            &tag,
+            &["--scala", "2.13", "--mirror", &url],
         );
         let err = text(&out.stderr);
         assert!(!out.status.success(), "{what}: must fail");
