@@ -1,13 +1,14 @@
 //! minik: parse the command line, build the output policy, run the command, and render
 //! any error as `error:` / `Caused by:` / `hint:`.
 
+mod addons;
 mod cli;
 mod cluster;
 mod commands;
 mod download;
 mod error;
 mod image;
-mod kube;
+mod k8s;
 mod runtime;
 mod spark;
 mod ui;
@@ -41,6 +42,9 @@ fn main() -> std::process::ExitCode {
             Command::Kubectl(args) => commands::kubectl::run(args).await,
             Command::Image(cmd) => commands::image::run(&ui, cmd).await,
             Command::Spark(cmd) => commands::spark::run(&ui, cmd).await,
+            Command::Addons(cmd) => commands::addons::run(&ui, cmd).await,
+            Command::Dashboard(args) => commands::dashboard::run(&ui, args).await,
+            Command::Service(args) => commands::service::run(&ui, args).await,
         }
     });
     match result {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::config::{Names, NETWORK};
 use super::{find, kubeconfig, list, lock_profile, require};
-use crate::kube;
+use crate::k8s;
 use crate::runtime::Runtime;
 use crate::ui::Ui;
 
@@ -102,12 +102,12 @@ pub async fn status(rt: &Runtime, profile: &str, kubeconfig_path: &Path) -> Resu
         s.api_server = "no kubeconfig context (run `minik start` to restore it)".into();
         return Ok(s);
     }
-    let client = kube::client(kubeconfig_path, &names.context).await?;
-    match kube::server_version(&client).await {
+    let client = k8s::client(&names.context, k8s::Timeouts::Short).await?;
+    match k8s::server_version(&client).await {
         Ok(v) => {
             s.api_server = "reachable".into();
             s.version = Some(v);
-            s.node = match kube::nodes_ready(&client).await {
+            s.node = match k8s::nodes_ready(&client).await {
                 Ok(true) => "Ready".into(),
                 Ok(false) => "NotReady".into(),
                 Err(_) => "unknown".into(),

@@ -1,43 +1,68 @@
-//! Talking to a cluster's API server from the host through the user's kubeconfig.
+//! The Kubernetes seam: clients (one kubeconfig policy), server-side apply of manifests,
+//! waiting on real conditions with a diagnosis, local port forwards, and short-lived tokens.
+//! Everything above it that talks to an API server goes through here.
 
-use std::path::Path;
+pub mod apply;
+pub mod forward;
+pub mod token;
+pub mod wait;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::ListParams;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::KubeConfigOptions;
 use kube::{Api, Client, Config};
 
-/// A client for `context` of the kubeconfig at `path`, for short requests.
-pub async fn client(path: &Path, context: &str) -> Result<Client> {
-    let kc = Kubeconfig::read_from(path)
-        .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+use crate::error::Hinted;
+
+/// The field manager of every server-side apply minik makes.
+pub const FIELD_MANAGER: &str = "minik";
+
+/// How long requests may take: short ones fail fast, streams (logs, watches, port
+/// forwards) stay quiet for long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeouts {
+    Short,
+    Streaming,
+}
+
+/// A client for `context` of the user's kubeconfig as kubectl reads it: every file of
+/// $KUBECONFIG merged, else ~/.kube/config. The one kubeconfig policy of minik: the file
+/// minik writes (the first of $KUBECONFIG) is always part of that merge.
+pub async fn client(context: &str, timeouts: Timeouts) -> Result<Client> {
     let opts = KubeConfigOptions {
         context: Some(context.to_string()),
         ..Default::default()
     };
-    let mut config = Config::from_custom_kubeconfig(kc, &opts)
-        .await
-        .with_context(|| format!("cannot use context {context} of {}", path.display()))?;
-    config.connect_timeout = Some(Duration::from_secs(3));
-    config.read_timeout = Some(Duration::from_secs(15));
+    let mut config = Config::from_kubeconfig(&opts).await.map_err(|e| {
+        Hinted::new(
+            format!("cannot use kubeconfig context {context:?}"),
+            "list the contexts with `kubectl config get-contexts`; minik clusters are named minik-<profile>",
+        )
+        .caused_by(e)
+    })?;
+    config.connect_timeout = Some(Duration::from_secs(5));
+    config.read_timeout = match timeouts {
+        Timeouts::Short => Some(Duration::from_secs(15)),
+        Timeouts::Streaming => None,
+    };
     Client::try_from(config).context("cannot build a Kubernetes client")
 }
 
-/// A client for `context` of the user's kubeconfig ($KUBECONFIG, all its files, or
-/// ~/.kube/config), without a read timeout: log streams and watches stay quiet for long.
-pub async fn streaming_client(context: &str) -> Result<Client> {
+/// The API server URL of a kubeconfig context.
+pub async fn server_url(context: &str) -> Result<String> {
     let opts = KubeConfigOptions {
         context: Some(context.to_string()),
         ..Default::default()
     };
-    let mut config = Config::from_kubeconfig(&opts)
-        .await
-        .with_context(|| format!("cannot use kubeconfig context {context}"))?;
-    config.connect_timeout = Some(Duration::from_secs(5));
-    config.read_timeout = None;
-    Client::try_from(config).context("cannot build a Kubernetes client")
+    let config = Config::from_kubeconfig(&opts).await?;
+    Ok(config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string())
 }
 
 /// The API server's version (`v1.20.2`), which also proves it answers.
