@@ -12,8 +12,9 @@ use super::kubeadm::{self, KubeadmParams};
 use super::kubeconfig;
 use super::node::{self, NodeSpec, Privilege};
 use super::{find, lock_profile, NodeInfo};
+use crate::addons;
 use crate::error::{CommandFailed, Hinted};
-use crate::kube;
+use crate::k8s;
 use crate::runtime::{self, Runtime};
 use crate::ui::{human_duration, Ui};
 
@@ -48,8 +49,8 @@ enum StepKind {
     StartNode,
     StartControlPlane,
     InstallCni,
-    InstallStorage,
     WriteKubeconfig,
+    EnableAddons,
     WaitReady,
 }
 
@@ -61,8 +62,8 @@ impl StepKind {
             StepKind::StartNode => "Starting node",
             StepKind::StartControlPlane => "Starting control-plane",
             StepKind::InstallCni => "Installing CNI",
-            StepKind::InstallStorage => "Installing StorageClass",
             StepKind::WriteKubeconfig => "Writing kubeconfig",
+            StepKind::EnableAddons => "Enabling default add-ons",
             StepKind::WaitReady => "Waiting for node Ready",
         }
     }
@@ -77,8 +78,8 @@ fn creation_steps(opts: &StartOptions) -> Vec<StepKind> {
         StartNode,
         StartControlPlane,
         InstallCni,
-        InstallStorage,
         WriteKubeconfig,
+        EnableAddons,
     ];
     if !opts.wait.is_zero() {
         steps.push(WaitReady);
@@ -239,11 +240,8 @@ impl Run<'_> {
                 self.apply_manifest("/kind/manifests/default-cni.yaml")
                     .await
             }
-            StepKind::InstallStorage => {
-                self.apply_manifest("/kind/manifests/default-storage.yaml")
-                    .await
-            }
             StepKind::WriteKubeconfig => self.write_kubeconfig().await,
+            StepKind::EnableAddons => self.enable_addons().await,
             StepKind::WaitReady => self.wait_ready().await,
         }
     }
@@ -403,7 +401,7 @@ impl Run<'_> {
         // The node is up when systemd has started containerd: a real condition, polled.
         let t0 = Instant::now();
         let container = self.container().to_string();
-        let ready = kube::wait_for(Duration::from_secs(90), Duration::from_millis(100), || {
+        let ready = k8s::wait_for(Duration::from_secs(90), Duration::from_millis(100), || {
             let container = container.clone();
             async move {
                 let info = rt.inspect_container(&container).await?;
@@ -572,6 +570,44 @@ impl Run<'_> {
         Ok(None)
     }
 
+    /// The add-ons a new cluster starts with (storage): applied, not waited for, so that
+    /// they come up while the node gets Ready. Node-file add-ons the image lacks are skipped.
+    async fn enable_addons(&mut self) -> Result<Option<String>> {
+        let client = k8s::client(&self.names.context, k8s::Timeouts::Short).await?;
+        let quiet = Ui::new(crate::ui::Level::Quiet);
+        let mut enabled = Vec::new();
+        for addon in addons::REGISTRY.iter().filter(|a| a.default_enabled) {
+            if let addons::Source::NodeFile(path) = addon.source {
+                let has = self
+                    .rt
+                    .exec(self.container(), &["test", "-f", path], None)
+                    .await?;
+                if has.exit_code != 0 {
+                    continue;
+                }
+            }
+            let opts = addons::EnableOptions {
+                values_file: None,
+                sets: vec![],
+                images: vec![],
+                wait: None,
+                node: Some(addons::Node {
+                    rt: self.rt,
+                    container: self.container().to_string(),
+                }),
+            };
+            addons::enable(&client, &quiet, addon, &opts)
+                .await
+                .with_context(|| format!("cannot enable the {} add-on", addon.name))?;
+            enabled.push(addon.name);
+        }
+        Ok(Some(if enabled.is_empty() {
+            "none for this node image".to_string()
+        } else {
+            enabled.join(", ")
+        }))
+    }
+
     async fn write_kubeconfig(&mut self) -> Result<Option<String>> {
         let node = self.node.as_ref().context("node not created")?;
         let server = node.endpoint().context("the node has no API port label")?;
@@ -591,19 +627,19 @@ impl Run<'_> {
     }
 
     async fn wait_ready(&mut self) -> Result<Option<String>> {
-        let client = kube::client(&self.opts.kubeconfig, &self.names.context).await?;
+        let client = k8s::client(&self.names.context, k8s::Timeouts::Short).await?;
         let since = self.started;
         // A restarted node still shows the Ready stored before it stopped: count only
         // heartbeats sent since this start began.
         let fresh_since =
             (!self.was_running).then(|| unix_now() - since.elapsed().as_secs() as i64);
         let needs_token = self.needs_sa_token;
-        let waited = kube::wait_for(self.opts.wait, Duration::from_millis(250), || {
+        let waited = k8s::wait_for(self.opts.wait, Duration::from_millis(250), || {
             let client = client.clone();
             // Ready means usable: a pod can be created right after `start` returns.
             async move {
-                Ok(kube::nodes_ready_since(&client, fresh_since).await?
-                    && kube::default_service_account(&client, needs_token).await?)
+                Ok(k8s::nodes_ready_since(&client, fresh_since).await?
+                    && k8s::default_service_account(&client, needs_token).await?)
             }
         })
         .await;
@@ -728,14 +764,14 @@ mod tests {
                 StartNode,
                 StartControlPlane,
                 InstallCni,
-                InstallStorage,
                 WriteKubeconfig,
+                EnableAddons,
                 WaitReady
             ]
         );
         assert_eq!(
             creation_steps(&opts(Duration::ZERO)).last(),
-            Some(&WriteKubeconfig)
+            Some(&EnableAddons)
         );
     }
 

@@ -250,3 +250,81 @@ sha256:def application/vnd.docker.distribution.manifest.v2+json sha256:def 300.0
         assert_eq!(images[1].docker_id, None);
     }
 }
+
+/// Whether `image` (a Docker name, possibly pinned `name:tag@sha256:…`) is among the node's
+/// images, by name or by digest.
+pub fn node_has(present: &[NodeImage], image: &str) -> bool {
+    let (named, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (image, None),
+    };
+    let reference = containerd_ref(named);
+    let repo = reference
+        .rsplit_once(':')
+        .map(|(r, _)| r)
+        .unwrap_or(&reference);
+    present.iter().any(|p| {
+        p.reference == reference || digest.is_some_and(|d| p.reference == format!("{repo}@{d}"))
+    })
+}
+
+/// Makes sure each image is in the node: those missing there but present in the host's
+/// engine are loaded (one status line); returns those that are in neither place, for the
+/// caller to explain (the cluster may still be able to pull them).
+pub async fn ensure_in_node(
+    rt: &Runtime,
+    ui: &Ui,
+    node: &str,
+    images: &[String],
+) -> Result<Vec<String>> {
+    let present = node_images(rt, node).await?;
+    let mut to_load = Vec::new();
+    let mut absent = Vec::new();
+    for image in images {
+        if node_has(&present, image) {
+            continue;
+        }
+        if rt.image_id(image).await?.is_some() {
+            to_load.push(image.clone());
+        } else {
+            absent.push(image.clone());
+        }
+    }
+    if !to_load.is_empty() {
+        let step = ui.step(format!("Loading {} into {node}", to_load.join(", ")));
+        match load(rt, ui, node, &to_load).await {
+            Ok(_) => step.done(),
+            Err(e) => {
+                step.fail();
+                return Err(e);
+            }
+        }
+    }
+    Ok(absent)
+}
+
+#[cfg(test)]
+mod node_has_tests {
+    use super::*;
+
+    #[test]
+    fn pinned_images_match_by_name_or_digest() {
+        let present = vec![
+            NodeImage {
+                reference: "docker.io/minik/x:1".into(),
+                size: "1 MiB".into(),
+                docker_id: None,
+            },
+            NodeImage {
+                reference: "ghcr.io/a/b@sha256:abc".into(),
+                size: "1 MiB".into(),
+                docker_id: None,
+            },
+        ];
+        assert!(node_has(&present, "minik/x:1"));
+        assert!(node_has(&present, "minik/x:1@sha256:def"));
+        assert!(node_has(&present, "ghcr.io/a/b:v2@sha256:abc"));
+        assert!(!node_has(&present, "ghcr.io/a/b:v2@sha256:fff"));
+        assert!(!node_has(&present, "minik/x:2"));
+    }
+}
