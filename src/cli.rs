@@ -22,9 +22,33 @@ pub struct Profile {
         short = 'p',
         long = "profile",
         default_value = "minik",
-        env = "MINIK_PROFILE"
+        env = "MINIK_PROFILE",
+        value_parser = parse_profile
     )]
     pub profile: String,
+}
+
+/// A minik profile or, for cluster-side commands, any cluster through a kubeconfig context.
+#[derive(Args, Debug, Clone)]
+pub struct ClusterTarget {
+    /// The minik cluster to act on.
+    #[arg(
+        short = 'p',
+        long = "profile",
+        default_value = "minik",
+        env = "MINIK_PROFILE",
+        value_parser = parse_profile
+    )]
+    pub profile: String,
+    /// Use this kubeconfig context instead of a minik profile (any Kubernetes cluster).
+    #[arg(long, conflicts_with = "profile")]
+    pub context: Option<String>,
+}
+
+fn parse_profile(s: &str) -> Result<String, String> {
+    crate::cluster::config::validate_profile(s)
+        .map(|()| s.to_string())
+        .map_err(|e| format!("{e}; use 1 to 40 lowercase letters, digits and '-', starting and ending with a letter or digit"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -53,6 +77,92 @@ pub enum Command {
     /// Run Spark applications on the cluster.
     #[command(subcommand)]
     Spark(SparkCommand),
+    /// List, enable and disable add-ons (storage, dashboard, …).
+    #[command(subcommand)]
+    Addons(AddonsCommand),
+    /// Open the cluster's web UI (Headlamp), logged in; enables the dashboard add-on when needed.
+    Dashboard(DashboardArgs),
+    /// Reach a Service through a local URL on 127.0.0.1, kept open while this runs.
+    Service(ServiceArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AddonsCommand {
+    /// Show every add-on: enabled, ready, images present in the node.
+    List(AddonsListArgs),
+    /// Install an add-on (again: applies changed values; unchanged, it changes nothing).
+    Enable(AddonsEnableArgs),
+    /// Remove exactly what an add-on created.
+    Disable(AddonsDisableArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AddonsListArgs {
+    #[command(flatten)]
+    pub target: ClusterTarget,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct AddonsEnableArgs {
+    #[command(flatten)]
+    pub target: ClusterTarget,
+    /// The add-on (`minik addons list` shows them).
+    pub name: String,
+    /// Override a setting, repeatable: --set resources.memory=512Mi
+    #[arg(long, value_parser = parse_conf)]
+    pub set: Vec<(String, String)>,
+    /// Settings from a YAML file (nested keys, as in the add-on's README).
+    #[arg(long, value_name = "FILE")]
+    pub values: Option<std::path::PathBuf>,
+    /// Use another image, repeatable: --image headlamp=registry.local/headlamp:v0.45.0
+    #[arg(long, value_parser = parse_conf, value_name = "NAME=IMAGE")]
+    pub image: Vec<(String, String)>,
+    /// How long to wait for the add-on to be ready (0: do not wait).
+    #[arg(long, default_value = "5m")]
+    pub wait: String,
+}
+
+#[derive(Args, Debug)]
+pub struct AddonsDisableArgs {
+    #[command(flatten)]
+    pub target: ClusterTarget,
+    /// The add-on.
+    pub name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DashboardArgs {
+    #[command(flatten)]
+    pub target: ClusterTarget,
+    /// Only print the URL (which logs you in) instead of opening a browser.
+    #[arg(long)]
+    pub url: bool,
+    /// Local port (default: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+}
+
+#[derive(Args, Debug)]
+pub struct ServiceArgs {
+    #[command(flatten)]
+    pub target: ClusterTarget,
+    /// The Service.
+    pub name: String,
+    /// Its namespace.
+    #[arg(short, long, default_value = "default")]
+    pub namespace: String,
+    /// The Service port, by name or number (default: its first).
+    #[arg(long)]
+    pub port: Option<String>,
+    /// Only print the URL instead of opening a browser.
+    #[arg(long)]
+    pub url: bool,
+    /// Local port (default: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub local_port: u16,
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,10 +177,7 @@ pub enum SparkCommand {
 #[derive(Args, Debug)]
 pub struct SparkTarget {
     #[command(flatten)]
-    pub profile: Profile,
-    /// Use this kubeconfig context instead of a minik profile (any cluster).
-    #[arg(long)]
-    pub context: Option<String>,
+    pub cluster: ClusterTarget,
     /// Namespace to run in (created when missing).
     #[arg(short, long, default_value = "default")]
     pub namespace: String,

@@ -2,10 +2,10 @@
 
 use anyhow::Result;
 
+use super::target::Target;
 use crate::cli::{SparkCommand, SparkTarget};
-use crate::cluster::{self, config::Names};
 use crate::image::{self, spark::DEFAULT_VERSION};
-use crate::runtime::Runtime;
+use crate::k8s::Timeouts;
 use crate::spark::{self, SubmitOptions, SERVICE_ACCOUNT};
 use crate::ui::Ui;
 
@@ -18,21 +18,10 @@ fn image_of(t: &SparkTarget) -> String {
 /// The kubeconfig context to use; for a minik profile, also makes sure the image is in the
 /// node (loading it from the host engine when it is only there).
 async fn target(ui: &Ui, t: &SparkTarget, image: &str) -> Result<String> {
-    if let Some(ctx) = &t.context {
-        return Ok(ctx.clone());
-    }
-    let rt = Runtime::connect().await?;
-    let node = cluster::require_running(&rt, &t.profile.profile).await?;
-    let present = image::node_images(&rt, &node.container).await?;
-    if !present
-        .iter()
-        .any(|i| i.reference == image::containerd_ref(image))
-    {
-        if rt.image_id(image).await?.is_some() {
-            let step = ui.step(format!("Loading {image} into {}", node.container));
-            image::load(&rt, ui, &node.container, &[image.to_string()]).await?;
-            step.done();
-        } else {
+    let target = Target::resolve(&t.cluster).await?;
+    if let Some((rt, node)) = &target.node {
+        let absent = image::ensure_in_node(rt, ui, &node.container, &[image.to_string()]).await?;
+        if !absent.is_empty() {
             return Err(crate::error::Hinted::new(
                 format!(
                     "the Spark image {image} is neither in the cluster nor in the Docker engine"
@@ -42,7 +31,7 @@ async fn target(ui: &Ui, t: &SparkTarget, image: &str) -> Result<String> {
             .into());
         }
     }
-    Ok(Names::new(&t.profile.profile).context)
+    Ok(target.context)
 }
 
 pub async fn run(ui: &Ui, cmd: SparkCommand) -> Result<u8> {
@@ -50,7 +39,7 @@ pub async fn run(ui: &Ui, cmd: SparkCommand) -> Result<u8> {
         SparkCommand::Submit(a) => {
             let image = image_of(&a.target);
             let context = target(ui, &a.target, &image).await?;
-            let client = crate::kube::streaming_client(&context).await?;
+            let client = crate::k8s::client(&context, Timeouts::Streaming).await?;
             let opts = SubmitOptions {
                 image,
                 namespace: a.target.namespace,
@@ -72,18 +61,11 @@ pub async fn run(ui: &Ui, cmd: SparkCommand) -> Result<u8> {
         }
         SparkCommand::Env(a) => {
             let image = image_of(&a.target);
-            let context = match &a.target.context {
-                Some(ctx) => ctx.clone(),
-                None => {
-                    let rt = Runtime::connect().await?;
-                    cluster::require_running(&rt, &a.target.profile.profile).await?;
-                    Names::new(&a.target.profile.profile).context
-                }
-            };
+            let context = Target::resolve(&a.target.cluster).await?.context;
             // The service account and Role a host-side spark-submit will use.
-            let client = crate::kube::streaming_client(&context).await?;
+            let client = crate::k8s::client(&context, Timeouts::Streaming).await?;
             spark::ensure_rbac(&client, &a.target.namespace).await?;
-            let master = format!("k8s://{}", kube_server(&context).await?);
+            let master = format!("k8s://{}", crate::k8s::server_url(&context).await?);
             println!("export SPARK_K8S_MASTER={master}");
             println!("export SPARK_K8S_IMAGE={image}");
             println!("export SPARK_K8S_NAMESPACE={}", a.target.namespace);
@@ -97,18 +79,4 @@ pub async fn run(ui: &Ui, cmd: SparkCommand) -> Result<u8> {
             Ok(0)
         }
     }
-}
-
-/// The API server URL of a kubeconfig context.
-async fn kube_server(context: &str) -> Result<String> {
-    let opts = kube::config::KubeConfigOptions {
-        context: Some(context.to_string()),
-        ..Default::default()
-    };
-    let config = kube::Config::from_kubeconfig(&opts).await?;
-    Ok(config
-        .cluster_url
-        .to_string()
-        .trim_end_matches('/')
-        .to_string())
 }

@@ -32,7 +32,6 @@ pub struct SubmitOptions {
     pub args: Vec<String>,
 }
 
-const FIELD_MANAGER: &str = "minik";
 const APP_DIR: &str = "/opt/spark/work-dir/app";
 
 /// Runs the application; returns its exit code.
@@ -241,45 +240,35 @@ fn driver_pod(name: &str, o: &SubmitOptions, app_uri: &str, mount_app: bool) -> 
     Ok(serde_json::from_value(pod)?)
 }
 
-/// Namespace, service account, and a Role with exactly what the driver needs.
+/// Namespace, service account, and a Role with exactly what the driver needs, applied
+/// server-side (idempotent).
 pub async fn ensure_rbac(client: &Client, ns: &str) -> Result<()> {
-    use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-    let pp = PatchParams::apply(FIELD_MANAGER).force();
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let ns_obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-    namespaces
-        .patch(ns, &pp, &Patch::Apply(&ns_obj))
+    let objects = [
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns}}),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns},
+            "rules": [{
+                "apiGroups": [""],
+                "resources": ["pods", "services", "configmaps", "persistentvolumeclaims"],
+                "verbs": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"],
+            }],
+        }),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SERVICE_ACCOUNT},
+            "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": ns}],
+        }),
+    ];
+    let objects = objects
+        .into_iter()
+        .map(serde_json::from_value)
+        .collect::<Result<Vec<kube::api::DynamicObject>, _>>()?;
+    crate::k8s::apply::apply(client, &mut crate::k8s::apply::Kinds::default(), &objects)
         .await
-        .with_context(|| format!("cannot ensure namespace {ns}"))?;
-    let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns}});
-    Api::<ServiceAccount>::namespaced(client.clone(), ns)
-        .patch(SERVICE_ACCOUNT, &pp, &Patch::Apply(&sa))
-        .await
-        .context("cannot ensure the spark service account")?;
-    let role = json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-        "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns},
-        "rules": [{
-            "apiGroups": [""],
-            "resources": ["pods", "services", "configmaps", "persistentvolumeclaims"],
-            "verbs": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"],
-        }],
-    });
-    Api::<Role>::namespaced(client.clone(), ns)
-        .patch(SERVICE_ACCOUNT, &pp, &Patch::Apply(&role))
-        .await
-        .context("cannot ensure the spark Role")?;
-    let binding = json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": SERVICE_ACCOUNT, "namespace": ns},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SERVICE_ACCOUNT},
-        "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": ns}],
-    });
-    Api::<RoleBinding>::namespaced(client.clone(), ns)
-        .patch(SERVICE_ACCOUNT, &pp, &Patch::Apply(&binding))
-        .await
-        .context("cannot ensure the spark RoleBinding")?;
+        .with_context(|| format!("cannot prepare namespace {ns} for Spark"))?;
     Ok(())
 }
 
@@ -346,44 +335,39 @@ pub fn quantity_bytes(q: &str) -> u64 {
     (n * mult) as u64
 }
 
-/// Waits until the driver container runs (or has already ended), failing fast when the
-/// pod cannot be scheduled or its image cannot be found.
+/// Waits until the driver container runs (or has already ended). Problems that waiting
+/// cannot fix (an image that cannot be pulled, too little memory on every node) fail at
+/// once; a node that is still coming up (not-ready taint) is waited for.
 async fn wait_running(pods: &Api<Pod>, name: &str, step: crate::ui::Step) -> Result<()> {
     let started = Instant::now();
     loop {
         let pod = pods.get(name).await.context("cannot read the driver pod")?;
-        let status = pod.status.clone().unwrap_or_default();
-        let phase = status.phase.clone().unwrap_or_default();
+        let phase = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
         if phase == "Running" || phase == "Succeeded" || phase == "Failed" {
             step.done();
             return Ok(());
         }
-        if let Some(reason) = unschedulable(&pod) {
-            if started.elapsed() > Duration::from_secs(10) {
+        if let Some(p) = crate::k8s::wait::problem(&pod) {
+            if p.fatal && p.image.is_some() {
                 step.fail();
                 return Err(Hinted::new(
-                    format!("the driver pod cannot be scheduled: {reason}"),
-                    "ask for less (--driver-memory), or give the node more (minik start --memory / --cpus)",
+                    format!("the driver's image cannot be pulled: {}", if p.message.is_empty() { &p.reason } else { &p.message }),
+                    "build it with `minik image build spark`, or load it with `minik image load IMAGE`",
                 )
                 .into());
             }
-        }
-        if let Some(waiting) = status
-            .container_statuses
-            .as_ref()
-            .and_then(|c| c.first())
-            .and_then(|c| c.state.as_ref())
-            .and_then(|s| s.waiting.as_ref())
-        {
-            let reason = waiting.reason.clone().unwrap_or_default();
-            if reason == "ErrImagePull"
-                || reason == "ImagePullBackOff"
-                || reason == "ErrImageNeverPull"
+            // The scheduler may report a lasting reason for a moment while the node is
+            // registering; a few seconds of grace before believing it.
+            if p.fatal && p.reason == "Unschedulable" && started.elapsed() > Duration::from_secs(5)
             {
                 step.fail();
                 return Err(Hinted::new(
-                    format!("the driver's image cannot be pulled: {}", waiting.message.clone().unwrap_or(reason)),
-                    "build it with `minik image build spark`, or load it with `minik image load IMAGE`",
+                    format!("the driver pod cannot be scheduled: {}", p.message),
+                    "ask for less (--driver-memory), or give the node more (minik start --memory / --cpus)",
                 )
                 .into());
             }
@@ -510,7 +494,9 @@ async fn watch_executors(client: Client, ns: String, driver_uid: String, ui: Ui)
             }
             last = line;
         }
-        match mine.iter().find_map(|p| unschedulable(p)) {
+        match mine.iter().find_map(|p| {
+            unschedulable(p).filter(|m| !crate::k8s::wait::unschedulable_is_transient(m))
+        }) {
             Some(reason) => {
                 let since = *stuck_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > Duration::from_secs(20) {
