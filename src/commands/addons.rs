@@ -22,10 +22,7 @@ pub async fn run(ui: &Ui, cmd: AddonsCommand) -> Result<u8> {
             match a.output {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
                 Format::Text => {
-                    println!(
-                        "{:<12} {:<9} {:<7} {}",
-                        "NAME", "ENABLED", "READY", "IMAGES"
-                    );
+                    println!("{:<12} {:<9} {:<7} IMAGES", "NAME", "ENABLED", "READY");
                     for r in rows {
                         let ready = match r.ready {
                             Some(true) => "yes",

@@ -2,6 +2,7 @@
 //! Kubernetes node image from tests/fixture. They fail (never skip) when either is missing:
 //! run them through tests/run.sh, which builds the fixture first.
 
+mod addons;
 mod common;
 mod errors;
 mod images;
