@@ -31,18 +31,29 @@ pub struct Profile {
 /// A minik profile or, for cluster-side commands, any cluster through a kubeconfig context.
 #[derive(Args, Debug, Clone)]
 pub struct ClusterTarget {
-    /// The minik cluster to act on.
-    #[arg(
-        short = 'p',
-        long = "profile",
-        default_value = "minik",
-        env = "MINIK_PROFILE",
-        value_parser = parse_profile
-    )]
-    pub profile: String,
+    /// The minik cluster to act on [default: $MINIK_PROFILE, else minik].
+    #[arg(short = 'p', long = "profile", value_parser = parse_profile)]
+    profile: Option<String>,
     /// Use this kubeconfig context instead of a minik profile (any Kubernetes cluster).
     #[arg(long, conflicts_with = "profile")]
     pub context: Option<String>,
+}
+
+impl ClusterTarget {
+    /// The profile: -p, else $MINIK_PROFILE, else `minik`. (MINIK_PROFILE is read here rather
+    /// than by clap so that it never conflicts with an explicit --context.)
+    pub fn profile(&self) -> anyhow::Result<String> {
+        match &self.profile {
+            Some(p) => Ok(p.clone()),
+            None => match std::env::var("MINIK_PROFILE") {
+                Ok(p) if !p.is_empty() => {
+                    crate::cluster::config::validate_profile(&p)?;
+                    Ok(p)
+                }
+                _ => Ok("minik".into()),
+            },
+        }
+    }
 }
 
 fn parse_profile(s: &str) -> Result<String, String> {

@@ -60,6 +60,9 @@ fn status_code(err: &anyhow::Error) -> Option<u16> {
         })
 }
 
+/// How long the engine may take to answer the first requests of a command.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Runtime {
     /// Connects to the engine named by DOCKER_HOST (or the local socket) and checks it answers.
     pub async fn connect() -> Result<Runtime> {
@@ -74,13 +77,17 @@ impl Runtime {
                 .caused_by(e),
             )
         };
+        // An endpoint that accepts connections but never answers must not hang every
+        // command: the first exchanges get a short deadline, the real work a long one.
         let docker = Docker::connect_with_defaults()
             .map_err(unreachable)?
-            .with_timeout(Duration::from_secs(600));
+            .with_timeout(CONNECT_TIMEOUT);
         // Old engines (20.10 speaks API 1.41) reject newer API versions: negotiate down.
         let docker = docker.negotiate_version().await.map_err(unreachable)?;
         docker.ping().await.map_err(unreachable)?;
-        Ok(Runtime { docker })
+        Ok(Runtime {
+            docker: docker.with_timeout(Duration::from_secs(600)),
+        })
     }
 
     /// Total memory and CPUs of the engine's host.

@@ -9,9 +9,12 @@ use crate::runtime::Runtime;
 use crate::ui::Ui;
 
 pub async fn run(ui: &Ui, cmd: ImageCommand) -> Result<u8> {
+    if let ImageCommand::Build(BuildCommand::Spark(args)) = cmd {
+        return build_spark(ui, args).await;
+    }
     let rt = Runtime::connect().await?;
     match cmd {
-        ImageCommand::Build(BuildCommand::Spark(args)) => build_spark(&rt, ui, args).await,
+        ImageCommand::Build(_) => unreachable!("handled above"),
         ImageCommand::Load(args) => {
             let node = cluster::require_running(&rt, &args.profile.profile).await?;
             load(&rt, ui, &node.container, &args.images).await?;
@@ -58,7 +61,7 @@ async fn load(rt: &Runtime, ui: &Ui, node: &str, images: &[String]) -> Result<()
     }
 }
 
-async fn build_spark(rt: &Runtime, ui: &Ui, args: SparkBuildArgs) -> Result<u8> {
+async fn build_spark(ui: &Ui, args: SparkBuildArgs) -> Result<u8> {
     let major4 = args
         .spark_version
         .split('.')
@@ -79,7 +82,9 @@ async fn build_spark(rt: &Runtime, ui: &Ui, args: SparkBuildArgs) -> Result<u8> 
         tag: args.tag,
         offline: args.offline,
     };
+    // The input is checked before the engine is contacted.
     opts.file_name()?;
+    let rt = &Runtime::connect().await?;
     let tags = spark::build(rt, ui, &opts).await?;
     if !args.no_load {
         match cluster::find(rt, &args.profile.profile).await? {

@@ -23,10 +23,11 @@ impl Target {
                 node: None,
             });
         }
+        let profile = t.profile()?;
         let rt = Runtime::connect().await?;
-        let node = cluster::require_running(&rt, &t.profile).await?;
+        let node = cluster::require_running(&rt, &profile).await?;
         Ok(Target {
-            context: Names::new(&t.profile).context,
+            context: Names::new(&profile).context,
             node: Some((rt, node)),
         })
     }

@@ -146,3 +146,78 @@ fn unreachable_docker_says_so() {
     );
     assert!(err.contains("hint: is Docker running?"), "{err}");
 }
+
+#[test]
+fn a_docker_endpoint_that_never_answers_fails_instead_of_hanging() {
+    let c = TestCluster::new("it-mutedocker");
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("docker.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    // Accepts every connection and never answers.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let mut child = c
+        .minik_cmd(&["status", "-p", "it-mutedocker"])
+        .env("DOCKER_HOST", format!("unix://{}", sock.display()))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    // A bound for the test itself, not a speed target: without a connect deadline minik
+    // waits 10 minutes per request.
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(90) {
+            let _ = child.kill();
+            panic!("minik hung on an engine that never answers");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error: cannot reach the Docker engine at unix://"),
+        "{err}"
+    );
+    assert!(err.contains("hint: is Docker running?"), "{err}");
+}
+
+#[test]
+fn input_is_checked_before_docker_is_contacted() {
+    let c = TestCluster::new("it-input-first");
+    for (args, message) in [
+        (
+            vec!["image", "build", "spark", "--spark-version", "3.5"],
+            "3.5",
+        ),
+        (
+            vec!["delete", "-p", "../x"],
+            "invalid profile name \"../x\"",
+        ),
+        (
+            vec!["start", "-p", "Bad_Name"],
+            "invalid profile name \"Bad_Name\"",
+        ),
+        (
+            vec!["spark", "submit", "-p", "a", "--context", "b", "x.py"],
+            "cannot be used with",
+        ),
+    ] {
+        let out = c
+            .minik_cmd(&args)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains(message), "{args:?}:\n{err}");
+        assert!(
+            !err.contains("cannot reach the Docker engine"),
+            "{args:?}:\n{err}"
+        );
+    }
+}
