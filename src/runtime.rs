@@ -518,4 +518,22 @@ impl Runtime {
             .await
             .with_context(|| format!("cannot tag {image} as {target}"))
     }
+
+    /// Whether `path` exists in the container, running or stopped (through the archive
+    /// API, which also sees its volumes).
+    pub async fn file_exists(&self, container: &str, path: &str) -> Result<bool> {
+        let opts = bollard::query_parameters::DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
+        let mut stream = self.docker.download_from_container(container, Some(opts));
+        match stream.next().await {
+            None | Some(Ok(_)) => Ok(true),
+            Some(Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            })) => Ok(false),
+            Some(Err(e)) => {
+                Err(anyhow::Error::new(e).context(format!("cannot look for {path} in {container}")))
+            }
+        }
+    }
 }

@@ -13,6 +13,13 @@ pub const LABEL_ROLE: &str = "io.minik.role";
 pub const LABEL_API_PORT: &str = "io.minik.api-port";
 pub const LABEL_IMAGE: &str = "io.minik.image";
 pub const LABEL_PRIVILEGE: &str = "io.minik.privilege";
+/// Set on nodes that record their creation's progress in [`MARK_CONTROL_PLANE`] and
+/// [`MARK_CREATED`] (nodes made before that are complete by definition).
+pub const LABEL_MARKS: &str = "io.minik.creation-marks";
+/// On the node's /var volume: kubeadm init and the default service account are done.
+pub const MARK_CONTROL_PLANE: &str = "/var/lib/minik/control-plane";
+/// On the node's /var volume: every creation step before the Ready wait is done.
+pub const MARK_CREATED: &str = "/var/lib/minik/created";
 /// The shared bridge network every minik node joins.
 pub const NETWORK: &str = "minik";
 /// Candidate subnets for that network, tried in order until one does not overlap.

@@ -2,7 +2,6 @@
 //! each), or restart a stopped one. A failed creation removes what it created unless
 //! `--retain`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -29,7 +28,7 @@ pub struct StartOptions {
     pub retain: bool,
     pub wait: Duration,
     pub keep_context: bool,
-    pub kubeconfig: PathBuf,
+    pub kubeconfig: kubeconfig::Chain,
 }
 
 /// What `start` did.
@@ -87,6 +86,17 @@ fn creation_steps(opts: &StartOptions) -> Vec<StepKind> {
     steps
 }
 
+/// The step list for a node whose creation was interrupted after kubeadm: the remaining
+/// steps, each safe to run again.
+fn resume_steps(opts: &StartOptions) -> Vec<StepKind> {
+    use StepKind::*;
+    let mut steps = vec![StartNode, InstallCni, WriteKubeconfig, EnableAddons];
+    if !opts.wait.is_zero() {
+        steps.push(WaitReady);
+    }
+    steps
+}
+
 /// The step list for a stopped cluster: no kubeadm, the data on /var is reused.
 fn restart_steps(opts: &StartOptions) -> Vec<StepKind> {
     use StepKind::*;
@@ -103,7 +113,37 @@ pub async fn start(rt: &Runtime, ui: &Ui, opts: &StartOptions) -> Result<StartRe
     let _lock = lock_profile(&opts.profile)?;
     let started = Instant::now();
     let names = Names::new(&opts.profile);
-    let existing = find(rt, &opts.profile).await?;
+    let mut existing = find(rt, &opts.profile).await?;
+    let creation = match &existing {
+        Some(node) => Some(super::creation(rt, node).await?),
+        None => None,
+    };
+    let recreate;
+    let mut opts = opts;
+    if creation == Some(super::Creation::Interrupted) {
+        // kubeadm may have run half-way: nothing on the node can be trusted.
+        ui.warn(format!(
+            "cluster {:?} was not completely created (an earlier start was interrupted): creating it anew",
+            opts.profile
+        ));
+        let image = existing.as_ref().map(|n| n.image.clone());
+        rt.remove_container(&names.container).await?;
+        rt.remove_volume(&names.volume).await?;
+        existing = None;
+        // Anew, but on the image it was being created from.
+        recreate = StartOptions {
+            image: opts.image.clone().or(image.filter(|i| !i.is_empty())),
+            ..opts.clone()
+        };
+        opts = &recreate;
+    }
+    let resume = creation == Some(super::Creation::ControlPlaneDone);
+    if resume {
+        ui.info(format!(
+            "   cluster {:?} was interrupted after its control plane started: finishing it",
+            opts.profile
+        ));
+    }
     let restart = existing.is_some();
     let was_running = existing.as_ref().is_some_and(|n| n.running());
     if let (Some(node), Some(image)) = (&existing, &opts.image) {
@@ -122,7 +162,10 @@ pub async fn start(rt: &Runtime, ui: &Ui, opts: &StartOptions) -> Result<StartRe
         needs_sa_token: false,
         created: Created::default(),
     };
-    let steps = if restart {
+    let steps = if resume {
+        run.needs_sa_token = run.version_needs_sa_token().await;
+        resume_steps(opts)
+    } else if restart {
         restart_steps(opts)
     } else {
         creation_steps(opts)
@@ -397,7 +440,26 @@ impl Run<'_> {
 
     async fn start_node(&mut self) -> Result<Option<String>> {
         let rt = self.rt;
-        rt.start_container(self.container()).await?;
+        if let Err(e) = rt.start_container(self.container()).await {
+            let text = format!("{e:#}");
+            let port = self.node.as_ref().and_then(|n| n.api_port);
+            if let (Some(port), true) = (
+                port,
+                text.contains("address already in use")
+                    || text.contains("port is already allocated"),
+            ) {
+                return Err(Hinted::new(
+                    format!("the cluster's API server port 127.0.0.1:{port} is taken by another process"),
+                    format!(
+                        "free it (`ss -ltnp 'sport = :{port}'` shows which process holds it), then run `minik start -p {}` again",
+                        self.opts.profile
+                    ),
+                )
+                .caused_by(text)
+                .into());
+            }
+            return Err(e);
+        }
         // The node is up when systemd has started containerd: a real condition, polled.
         let t0 = Instant::now();
         let container = self.container().to_string();
@@ -544,6 +606,7 @@ impl Run<'_> {
             .into());
         }
         self.needs_sa_token = !version.at_least(1, 24);
+        self.mark(config::MARK_CONTROL_PLANE).await?;
         Ok(Some(version.to_string()))
     }
 
@@ -601,11 +664,34 @@ impl Run<'_> {
                 .with_context(|| format!("cannot enable the {} add-on", addon.name))?;
             enabled.push(addon.name);
         }
+        self.mark(config::MARK_CREATED).await?;
         Ok(Some(if enabled.is_empty() {
             "none for this node image".to_string()
         } else {
             enabled.join(", ")
         }))
+    }
+
+    /// Records on the node's volume that creation got this far.
+    async fn mark(&self, path: &str) -> Result<()> {
+        let script = format!("mkdir -p \"$(dirname {path})\" && touch {path} && sync");
+        self.rt
+            .exec_ok(self.container(), &["sh", "-c", &script])
+            .await
+            .context("cannot record the creation's progress on the node")?;
+        Ok(())
+    }
+
+    /// Before v1.24 pods need their service account's token secret.
+    async fn version_needs_sa_token(&self) -> bool {
+        let Ok(out) = self
+            .rt
+            .exec_ok(self.container(), &["cat", "/kind/version"])
+            .await
+        else {
+            return false;
+        };
+        config::KubeVersion::parse(&out.stdout).is_ok_and(|v| !v.at_least(1, 24))
     }
 
     async fn write_kubeconfig(&mut self) -> Result<Option<String>> {
@@ -617,12 +703,12 @@ impl Run<'_> {
             .await?
             .stdout;
         let entry = kubeconfig::entry_from_admin_conf(&admin, &self.names.context, &server)?;
-        kubeconfig::upsert(&self.opts.kubeconfig, &entry, !self.opts.keep_context)?;
+        let file = kubeconfig::upsert(&self.opts.kubeconfig, &entry, !self.opts.keep_context)?;
         self.created.kubeconfig = true;
         Ok(Some(format!(
             "context {} in {}",
             self.names.context,
-            self.opts.kubeconfig.display()
+            file.display()
         )))
     }
 
@@ -749,7 +835,9 @@ mod tests {
             retain: false,
             wait,
             keep_context: false,
-            kubeconfig: "/tmp/x".into(),
+            kubeconfig: kubeconfig::Chain {
+                files: vec!["/tmp/x".into()],
+            },
         }
     }
 

@@ -24,16 +24,87 @@ pub struct Entry {
     pub key_data: String,
 }
 
-/// The kubeconfig file minik writes: the first path of $KUBECONFIG, else ~/.kube/config.
-pub fn default_path() -> Result<PathBuf> {
-    if let Some(first) = std::env::var_os("KUBECONFIG")
-        .and_then(|v| std::env::split_paths(&v).find(|p| !p.as_os_str().is_empty()))
-    {
-        return Ok(first);
+/// The kubeconfig files as kubectl reads them: every path of $KUBECONFIG, else
+/// ~/.kube/config. Writes follow client-go: an entry that exists is changed in the file
+/// that holds it; a new entry goes to the first file that exists, or to the last of the
+/// list when none does; removal takes entries from every file that holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    pub files: Vec<PathBuf>,
+}
+
+impl Chain {
+    pub fn from_env() -> Result<Chain> {
+        if let Some(v) = std::env::var_os("KUBECONFIG") {
+            let files: Vec<PathBuf> = std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect();
+            if !files.is_empty() {
+                return Ok(Chain { files });
+            }
+        }
+        let home =
+            dirs::home_dir().context("cannot find the home directory (set HOME or KUBECONFIG)")?;
+        Ok(Chain {
+            files: vec![home.join(".kube").join("config")],
+        })
     }
-    let home =
-        dirs::home_dir().context("cannot find the home directory (set HOME or KUBECONFIG)")?;
-    Ok(home.join(".kube").join("config"))
+
+    #[cfg(test)]
+    pub fn single(path: &Path) -> Chain {
+        Chain {
+            files: vec![path.to_path_buf()],
+        }
+    }
+
+    /// Where a new entry goes.
+    pub fn target(&self) -> &Path {
+        self.files
+            .iter()
+            .find(|f| f.exists())
+            .or(self.files.last())
+            .expect("a chain has at least one file")
+    }
+
+    /// The files that exist, parsed, in order.
+    fn existing(&self) -> Result<Vec<(&Path, Value)>> {
+        let mut out = Vec::new();
+        for f in &self.files {
+            if let Some(doc) = read(f)? {
+                out.push((f.as_path(), doc));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A kube-rs Kubeconfig of every existing file merged in order (missing files skipped,
+    /// as kubectl skips them).
+    pub fn merged(&self) -> Result<kube::config::Kubeconfig> {
+        let mut merged = kube::config::Kubeconfig::default();
+        for f in self.files.iter().filter(|f| f.exists()) {
+            let kc = kube::config::Kubeconfig::read_from(f)
+                .with_context(|| format!("cannot read kubeconfig {}", f.display()))?;
+            merged = merged
+                .merge(kc)
+                .with_context(|| format!("cannot merge kubeconfig {}", f.display()))?;
+        }
+        Ok(merged)
+    }
+}
+
+fn holds(doc: &Value, name: &str) -> bool {
+    ["clusters", "users", "contexts"].iter().any(|list| {
+        doc.get(list).and_then(Value::as_array).is_some_and(|a| {
+            a.iter()
+                .any(|e| e.get("name").and_then(Value::as_str) == Some(name))
+        })
+    })
+}
+
+fn has_current(doc: &Value) -> bool {
+    doc.get("current-context")
+        .and_then(Value::as_str)
+        .is_some_and(|c| !c.is_empty())
 }
 
 /// Reads the credentials out of a kubeadm admin.conf, naming them `name` and pointing them
@@ -140,43 +211,68 @@ fn remove_value(doc: &mut Value, name: &str) -> bool {
     changed
 }
 
-/// Merges `entry` into the kubeconfig at `path` (created if missing), making it the
-/// current context when `set_current`.
-pub fn upsert(path: &Path, entry: &Entry, set_current: bool) -> Result<()> {
-    let _lock = Lock::acquire(path, LOCK_WAIT)?;
-    let mut doc = read(path)?.unwrap_or_else(empty);
-    upsert_value(&mut doc, entry, set_current);
-    write(path, &doc)
+/// Merges `entry` into the chain (see [`Chain`]) and, when `set_current`, makes it the
+/// current context where kubectl reads that from (the first file that sets one). Returns
+/// the file the entries are in.
+pub fn upsert(chain: &Chain, entry: &Entry, set_current: bool) -> Result<PathBuf> {
+    let existing = chain.existing()?;
+    let target = existing
+        .iter()
+        .find(|(_, doc)| holds(doc, &entry.name))
+        .map(|(p, _)| p.to_path_buf())
+        .unwrap_or_else(|| chain.target().to_path_buf());
+    let current_in = existing
+        .iter()
+        .find(|(_, doc)| has_current(doc))
+        .map(|(p, _)| p.to_path_buf())
+        .unwrap_or_else(|| target.clone());
+    {
+        let _lock = Lock::acquire(&target, LOCK_WAIT)?;
+        let mut doc = read(&target)?.unwrap_or_else(empty);
+        upsert_value(&mut doc, entry, set_current && current_in == target);
+        write(&target, &doc)?;
+    }
+    if set_current && current_in != target {
+        let _lock = Lock::acquire(&current_in, LOCK_WAIT)?;
+        let mut doc = read(&current_in)?.unwrap_or_else(empty);
+        if let Some(map) = doc.as_object_mut() {
+            map.insert("current-context".into(), json!(entry.name));
+        }
+        write(&current_in, &doc)?;
+    }
+    Ok(target)
 }
 
-/// Removes the entries named `name`; true when something was removed.
-pub fn remove(path: &Path, name: &str) -> Result<bool> {
-    if !path.exists() {
-        return Ok(false);
+/// Removes the entries named `name` from every file of the chain that holds them (and a
+/// current-context naming them); true when something was removed.
+pub fn remove(chain: &Chain, name: &str) -> Result<bool> {
+    let mut removed = false;
+    for path in &chain.files {
+        if !path.exists() {
+            continue;
+        }
+        let _lock = Lock::acquire(path, LOCK_WAIT)?;
+        let Some(mut doc) = read(path)? else {
+            continue;
+        };
+        if remove_value(&mut doc, name) {
+            write(path, &doc)?;
+            removed = true;
+        }
     }
-    let _lock = Lock::acquire(path, LOCK_WAIT)?;
-    let Some(mut doc) = read(path)? else {
-        return Ok(false);
-    };
-    if !remove_value(&mut doc, name) {
-        return Ok(false);
-    }
-    write(path, &doc)?;
-    Ok(true)
+    Ok(removed)
 }
 
-/// Whether the kubeconfig at `path` has a context named `name`.
-pub fn has_context(path: &Path, name: &str) -> Result<bool> {
-    let Some(doc) = read(path)? else {
-        return Ok(false);
-    };
-    Ok(doc
-        .get("contexts")
-        .and_then(Value::as_array)
-        .is_some_and(|a| {
-            a.iter()
-                .any(|c| c.get("name").and_then(Value::as_str) == Some(name))
-        }))
+/// Whether a file of the chain has a context named `name`.
+pub fn has_context(chain: &Chain, name: &str) -> Result<bool> {
+    Ok(chain.existing()?.iter().any(|(_, doc)| {
+        doc.get("contexts")
+            .and_then(Value::as_array)
+            .is_some_and(|a| {
+                a.iter()
+                    .any(|c| c.get("name").and_then(Value::as_str) == Some(name))
+            })
+    }))
 }
 
 fn read(path: &Path) -> Result<Option<Value>> {
@@ -200,8 +296,15 @@ fn read(path: &Path) -> Result<Option<Value>> {
     Ok(Some(v))
 }
 
-/// Writes atomically (temp file + rename in the same directory) with mode 0600.
+/// Writes atomically (temp file + rename in the same directory) with mode 0600. A symlinked
+/// kubeconfig is written through to its target (the link stays a link), and an existing
+/// file keeps its owner (under sudo, the user's file stays the user's).
 fn write(path: &Path, doc: &Value) -> Result<()> {
+    let path = &fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let owner = fs::metadata(path).ok().map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        (m.uid(), m.gid())
+    });
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -224,6 +327,9 @@ fn write(path: &Path, doc: &Value) -> Result<()> {
         f.set_permissions(fs::Permissions::from_mode(0o600))?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&f, Some(uid), Some(gid))?;
+        }
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -323,7 +429,12 @@ users:
              users:\n- name: prod\n  user: {token: secret}\ncontexts:\n- name: prod\n  context: {cluster: prod, user: prod, namespace: data}\ncurrent-context: prod\n",
         )
         .unwrap();
-        upsert(&path, &entry("minik-dev", "https://127.0.0.1:40000"), true).unwrap();
+        upsert(
+            &Chain::single(&path),
+            &entry("minik-dev", "https://127.0.0.1:40000"),
+            true,
+        )
+        .unwrap();
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
@@ -339,14 +450,19 @@ users:
             doc["clusters"][1]["cluster"]["server"],
             "https://127.0.0.1:40000"
         );
-        assert!(has_context(&path, "minik-dev").unwrap());
+        assert!(has_context(&Chain::single(&path), "minik-dev").unwrap());
         assert!(
             !path.with_file_name("config.lock").exists(),
             "lock released"
         );
 
         // Upsert again with a new port: replaced, not duplicated; current context kept.
-        upsert(&path, &entry("minik-dev", "https://127.0.0.1:40001"), false).unwrap();
+        upsert(
+            &Chain::single(&path),
+            &entry("minik-dev", "https://127.0.0.1:40001"),
+            false,
+        )
+        .unwrap();
         let doc = read(&path).unwrap().unwrap();
         assert_eq!(doc["clusters"].as_array().unwrap().len(), 2);
         assert_eq!(
@@ -355,7 +471,7 @@ users:
         );
 
         // Removal takes exactly our three entries and clears the current context.
-        assert!(remove(&path, "minik-dev").unwrap());
+        assert!(remove(&Chain::single(&path), "minik-dev").unwrap());
         let doc = read(&path).unwrap().unwrap();
         for list in ["clusters", "users", "contexts"] {
             let names: Vec<&str> = doc[list]
@@ -368,7 +484,10 @@ users:
         }
         assert_eq!(doc["current-context"], "");
         assert_eq!(doc["users"][0]["user"]["token"], "secret");
-        assert!(!remove(&path, "minik-dev").unwrap(), "idempotent");
+        assert!(
+            !remove(&Chain::single(&path), "minik-dev").unwrap(),
+            "idempotent"
+        );
     }
 
     #[test]
@@ -380,7 +499,12 @@ users:
             "apiVersion: v1\nkind: Config\ncurrent-context: prod\n",
         )
         .unwrap();
-        upsert(&path, &entry("minik-a", "https://127.0.0.1:1"), false).unwrap();
+        upsert(
+            &Chain::single(&path),
+            &entry("minik-a", "https://127.0.0.1:1"),
+            false,
+        )
+        .unwrap();
         assert_eq!(read(&path).unwrap().unwrap()["current-context"], "prod");
     }
 
@@ -389,7 +513,12 @@ users:
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
         fs::write(&path, "clusters: [unclosed\n").unwrap();
-        let err = upsert(&path, &entry("minik-a", "https://127.0.0.1:1"), true).unwrap_err();
+        let err = upsert(
+            &Chain::single(&path),
+            &entry("minik-a", "https://127.0.0.1:1"),
+            true,
+        )
+        .unwrap_err();
         assert!(crate::error::render(&err).contains("hint: fix or move the file away"));
         assert_eq!(fs::read_to_string(&path).unwrap(), "clusters: [unclosed\n");
         assert!(!dir.path().join(".config.minik-tmp").exists());
@@ -409,6 +538,81 @@ users:
         assert!(dir.path().join("config.lock").exists());
         drop(lock);
         assert!(!dir.path().join("config.lock").exists());
+    }
+
+    #[test]
+    fn a_chain_writes_where_client_go_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("c"),
+        );
+        fs::write(&b, "apiVersion: v1\nkind: Config\ncurrent-context: prod\n").unwrap();
+        fs::write(&c, "apiVersion: v1\nkind: Config\n").unwrap();
+        let chain = Chain {
+            files: vec![a.clone(), b.clone(), c.clone()],
+        };
+        // `a` is missing: new entries go to the first file that exists, and the current
+        // context is set where kubectl reads it.
+        let written = upsert(&chain, &entry("minik-x", "https://127.0.0.1:1"), true).unwrap();
+        assert_eq!(written, b);
+        assert!(
+            !a.exists(),
+            "a missing file of the chain must not be created"
+        );
+        assert_eq!(read(&b).unwrap().unwrap()["current-context"], "minik-x");
+        assert!(has_context(&chain, "minik-x").unwrap());
+        // Entries that live in a later file are changed there.
+        let moved = Chain {
+            files: vec![c.clone(), b.clone()],
+        };
+        assert_eq!(
+            upsert(&moved, &entry("minik-x", "https://127.0.0.1:2"), false).unwrap(),
+            b
+        );
+        assert!(!has_context(&Chain::single(&c), "minik-x").unwrap());
+        // Removal finds them in whichever file holds them.
+        assert!(remove(&moved, "minik-x").unwrap());
+        assert!(!has_context(&chain, "minik-x").unwrap());
+        // No file exists: the last of the list is created.
+        let fresh = Chain {
+            files: vec![dir.path().join("n1"), dir.path().join("n2")],
+        };
+        assert_eq!(
+            upsert(&fresh, &entry("minik-y", "https://127.0.0.1:3"), true).unwrap(),
+            dir.path().join("n2")
+        );
+    }
+
+    #[test]
+    fn a_symlinked_kubeconfig_stays_a_link_and_keeps_its_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real-config");
+        let link = dir.path().join("config");
+        fs::write(&real, "apiVersion: v1\nkind: Config\n").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        // Owned by another user, as under sudo (the tests run as root).
+        let owned = std::os::unix::fs::chown(&real, Some(4321), Some(4321)).is_ok();
+        upsert(
+            &Chain::single(&link),
+            &entry("minik-l", "https://127.0.0.1:1"),
+            true,
+        )
+        .unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(has_context(&Chain::single(&real), "minik-l").unwrap());
+        if owned {
+            assert_eq!(fs::metadata(&real).unwrap().uid(), 4321);
+        }
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]

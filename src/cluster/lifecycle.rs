@@ -1,6 +1,5 @@
 //! `stop`, `delete` and `status` of an existing cluster.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -30,7 +29,12 @@ pub async fn stop(rt: &Runtime, ui: &Ui, profile: &str) -> Result<()> {
 
 /// Deletes the cluster's container, volume and kubeconfig entries, and the shared network
 /// when no other node uses it. Deleting what does not exist is not an error.
-pub async fn delete(rt: &Runtime, ui: &Ui, profile: &str, kubeconfig_path: &Path) -> Result<()> {
+pub async fn delete(
+    rt: &Runtime,
+    ui: &Ui,
+    profile: &str,
+    kubeconfig: &kubeconfig::Chain,
+) -> Result<()> {
     let _lock = lock_profile(profile)?;
     let names = Names::new(profile);
     let step = ui.step(format!("Deleting cluster {profile:?}"));
@@ -39,7 +43,7 @@ pub async fn delete(rt: &Runtime, ui: &Ui, profile: &str, kubeconfig_path: &Path
         rt.remove_container(&names.container).await?;
     }
     rt.remove_volume(&names.volume).await?;
-    let removed_entries = kubeconfig::remove(kubeconfig_path, &names.context)?;
+    let removed_entries = kubeconfig::remove(kubeconfig, &names.context)?;
     let _network = super::lock_network()?;
     if list(rt).await?.is_empty() {
         rt.remove_network_if_unused(NETWORK).await?;
@@ -64,16 +68,21 @@ pub struct Status {
     pub endpoint: Option<String>,
     pub context: Option<String>,
     pub privilege: Option<String>,
+    /// How far its creation got ("complete", or what `minik start` will do about it).
+    pub creation: Option<String>,
 }
 
 impl Status {
-    /// Healthy = running, API answering, node Ready.
+    /// Healthy = completely created, running, API answering, node Ready.
     pub fn healthy(&self) -> bool {
-        self.container == "running" && self.api_server == "reachable" && self.node == "Ready"
+        self.container == "running"
+            && self.api_server == "reachable"
+            && self.node == "Ready"
+            && self.creation.as_deref() == Some("complete")
     }
 }
 
-pub async fn status(rt: &Runtime, profile: &str, kubeconfig_path: &Path) -> Result<Status> {
+pub async fn status(rt: &Runtime, profile: &str, kubeconfig: &kubeconfig::Chain) -> Result<Status> {
     let names = Names::new(profile);
     let mut s = Status {
         profile: profile.to_string(),
@@ -84,6 +93,7 @@ pub async fn status(rt: &Runtime, profile: &str, kubeconfig_path: &Path) -> Resu
         endpoint: None,
         context: None,
         privilege: None,
+        creation: None,
     };
     let Some(node) = find(rt, profile).await? else {
         return Ok(s);
@@ -91,7 +101,8 @@ pub async fn status(rt: &Runtime, profile: &str, kubeconfig_path: &Path) -> Resu
     s.container = node.state.clone();
     s.endpoint = node.endpoint();
     s.privilege = Some(node.privilege.clone());
-    let has_context = kubeconfig::has_context(kubeconfig_path, &names.context).unwrap_or(false);
+    s.creation = Some(super::creation(rt, &node).await?.describe().to_string());
+    let has_context = kubeconfig::has_context(kubeconfig, &names.context).unwrap_or(false);
     if has_context {
         s.context = Some(names.context.clone());
     }
@@ -123,7 +134,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn healthy_needs_all_three() {
+    fn healthy_needs_all_four() {
         let mut s = Status {
             profile: "dev".into(),
             container: "running".into(),
@@ -133,9 +144,13 @@ mod tests {
             endpoint: None,
             context: None,
             privilege: None,
+            creation: Some("complete".into()),
         };
         assert!(s.healthy());
         s.node = "NotReady".into();
+        assert!(!s.healthy());
+        s.node = "Ready".into();
+        s.creation = Some(crate::cluster::Creation::Interrupted.describe().into());
         assert!(!s.healthy());
     }
 }

@@ -33,6 +33,9 @@ pub struct NodeInfo {
     pub image: String,
     pub ip: Option<String>,
     pub privilege: String,
+    /// The node records its creation's progress (see [`creation`]).
+    #[serde(skip)]
+    pub marks: bool,
 }
 
 impl NodeInfo {
@@ -75,9 +78,57 @@ impl NodeInfo {
             api_port: labels.get(LABEL_API_PORT).and_then(|p| p.parse().ok()),
             image: labels.get(LABEL_IMAGE).cloned().unwrap_or_default(),
             privilege: labels.get(LABEL_PRIVILEGE).cloned().unwrap_or_default(),
+            marks: labels.contains_key(config::LABEL_MARKS),
             profile,
             ip,
         })
+    }
+}
+
+/// How far a node's creation got. A `minik start` killed part-way (kill -9, a closed lid,
+/// power loss) leaves a node that the next start finishes or recreates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Creation {
+    Complete,
+    /// Interrupted after kubeadm: the next start runs the remaining steps.
+    ControlPlaneDone,
+    /// Interrupted before kubeadm finished: the next start creates the node anew.
+    Interrupted,
+}
+
+impl Creation {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Creation::Complete => "complete",
+            Creation::ControlPlaneDone => {
+                "interrupted after the control plane started: `minik start` finishes it"
+            }
+            Creation::Interrupted => {
+                "interrupted before the control plane started: `minik start` creates it anew"
+            }
+        }
+    }
+}
+
+/// Reads the creation marks on the node's volume (running or stopped node). Nodes from
+/// before the marks existed are complete.
+pub async fn creation(rt: &Runtime, node: &NodeInfo) -> Result<Creation> {
+    if !node.marks {
+        return Ok(Creation::Complete);
+    }
+    if rt
+        .file_exists(&node.container, config::MARK_CREATED)
+        .await?
+    {
+        Ok(Creation::Complete)
+    } else if rt
+        .file_exists(&node.container, config::MARK_CONTROL_PLANE)
+        .await?
+    {
+        Ok(Creation::ControlPlaneDone)
+    } else {
+        Ok(Creation::Interrupted)
     }
 }
 

@@ -10,8 +10,8 @@ use bollard::models::{
 };
 
 use super::config::{
-    Names, API_PORT, LABEL_API_PORT, LABEL_CLUSTER, LABEL_IMAGE, LABEL_PRIVILEGE, LABEL_ROLE,
-    NETWORK,
+    Names, API_PORT, LABEL_API_PORT, LABEL_CLUSTER, LABEL_IMAGE, LABEL_MARKS, LABEL_PRIVILEGE,
+    LABEL_ROLE, NETWORK,
 };
 
 /// How the node container gets its privileges.
@@ -61,6 +61,7 @@ pub fn container_body(spec: &NodeSpec) -> ContainerCreateBody {
         (LABEL_API_PORT.to_string(), spec.api_port.to_string()),
         (LABEL_IMAGE.to_string(), spec.image.clone()),
         (LABEL_PRIVILEGE.to_string(), spec.privilege.label()),
+        (LABEL_MARKS.to_string(), "1".to_string()),
     ]);
     let port_key = format!("{API_PORT}/tcp");
     // Published on loopback only, on a port chosen once: an ephemeral binding would change

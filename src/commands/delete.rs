@@ -9,7 +9,7 @@ use crate::ui::Ui;
 
 pub async fn run(ui: &Ui, args: DeleteArgs) -> Result<u8> {
     let rt = Runtime::connect().await?;
-    let path = kubeconfig::default_path()?;
+    let path = kubeconfig::Chain::from_env()?;
     let profiles: Vec<String> = if args.all {
         cluster::list(&rt)
             .await?

@@ -25,7 +25,7 @@ pub async fn run(ui: &Ui, args: StartArgs) -> Result<u8> {
         retain: args.retain,
         wait: config::parse_wait(&args.wait)?,
         keep_context: args.keep_context,
-        kubeconfig: kubeconfig::default_path()?,
+        kubeconfig: kubeconfig::Chain::from_env()?,
     };
     config::validate_profile(&opts.profile)?;
     let rt = Runtime::connect().await?;

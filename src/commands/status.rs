@@ -9,7 +9,7 @@ use crate::runtime::Runtime;
 pub async fn run(args: StatusArgs) -> Result<u8> {
     config::validate_profile(&args.profile.profile)?;
     let rt = Runtime::connect().await?;
-    let s = cluster::status(&rt, &args.profile.profile, &kubeconfig::default_path()?).await?;
+    let s = cluster::status(&rt, &args.profile.profile, &kubeconfig::Chain::from_env()?).await?;
     match args.output {
         Format::Json => println!("{}", serde_json::to_string_pretty(&s)?),
         Format::Text => {
@@ -20,6 +20,7 @@ pub async fn run(args: StatusArgs) -> Result<u8> {
             println!("version:    {}", s.version.as_deref().unwrap_or("-"));
             println!("endpoint:   {}", s.endpoint.as_deref().unwrap_or("-"));
             println!("context:    {}", s.context.as_deref().unwrap_or("-"));
+            println!("creation:   {}", s.creation.as_deref().unwrap_or("-"));
         }
     }
     Ok(if s.healthy() { 0 } else { 1 })

@@ -139,6 +139,7 @@ pub async fn apply(
         let api = Kinds::api(client, &ar, &caps, namespace.as_deref());
         let mut obj = obj.clone();
         obj.metadata.namespace = namespace.clone();
+        default_port_protocols(&mut obj.data);
         api.patch(&name, &pp, &Patch::Apply(&obj))
             .await
             .with_context(|| {
@@ -194,6 +195,48 @@ pub async fn delete_labelled(
     Ok(deleted)
 }
 
+/// Writes the default `protocol: TCP` into port lists that omit it. The API server would
+/// default it, but before Kubernetes 1.21 server-side apply rejects such lists ("element 0:
+/// associative list with keys has an element that omits key field \"protocol\"").
+fn default_port_protocols(data: &mut Value) {
+    fn fill(ports: Option<&mut Value>) {
+        for p in ports.and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(p) = p.as_object_mut() {
+                p.entry("protocol")
+                    .or_insert_with(|| Value::String("TCP".into()));
+            }
+        }
+    }
+    let Some(spec) = data.get_mut("spec") else {
+        return;
+    };
+    // A Service's ports.
+    if spec.get("selector").is_some()
+        || spec.get("type").is_some()
+        || spec.get("clusterIP").is_some()
+    {
+        fill(spec.get_mut("ports"));
+    }
+    // Containers of a pod, or of a workload's pod template.
+    let pod_spec = if spec.get("template").is_some() {
+        spec.get_mut("template").and_then(|t| t.get_mut("spec"))
+    } else {
+        Some(spec)
+    };
+    if let Some(pod_spec) = pod_spec {
+        for list in ["initContainers", "containers"] {
+            for c in pod_spec
+                .get_mut(list)
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                fill(c.get_mut("ports"));
+            }
+        }
+    }
+}
+
 fn qualified(ns: &Option<String>, name: &str) -> String {
     match ns {
         Some(ns) => format!("{ns}/{name}"),
@@ -212,6 +255,20 @@ mod tests {
         assert_eq!(objs.len(), 2);
         assert_eq!(gvk_of(&objs[1]).unwrap().group, "apps");
         assert_eq!(objs[1].data["spec"]["replicas"], 1);
+    }
+
+    #[test]
+    fn port_lists_get_their_default_protocol() {
+        let mut svc = serde_json::json!({"spec": {"selector": {"a": "b"}, "ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}});
+        default_port_protocols(&mut svc);
+        assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
+        assert_eq!(svc["spec"]["ports"][1]["protocol"], "UDP");
+        let mut deploy = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 8080}]}]}}}});
+        default_port_protocols(&mut deploy);
+        assert_eq!(
+            deploy["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"],
+            "TCP"
+        );
     }
 
     #[test]

@@ -29,20 +29,11 @@ pub enum Timeouts {
 }
 
 /// A client for `context` of the user's kubeconfig as kubectl reads it: every file of
-/// $KUBECONFIG merged, else ~/.kube/config. The one kubeconfig policy of minik: the file
-/// minik writes (the first of $KUBECONFIG) is always part of that merge.
+/// $KUBECONFIG merged (missing ones skipped), else ~/.kube/config. The one kubeconfig
+/// policy of minik (see [`crate::cluster::kubeconfig::Chain`]): the file minik writes its
+/// entries to is always part of that merge.
 pub async fn client(context: &str, timeouts: Timeouts) -> Result<Client> {
-    let opts = KubeConfigOptions {
-        context: Some(context.to_string()),
-        ..Default::default()
-    };
-    let mut config = Config::from_kubeconfig(&opts).await.map_err(|e| {
-        Hinted::new(
-            format!("cannot use kubeconfig context {context:?}"),
-            "list the contexts with `kubectl config get-contexts`; minik clusters are named minik-<profile>",
-        )
-        .caused_by(e)
-    })?;
+    let mut config = config_for(context).await?;
     config.connect_timeout = Some(Duration::from_secs(5));
     config.read_timeout = match timeouts {
         Timeouts::Short => Some(Duration::from_secs(15)),
@@ -51,13 +42,27 @@ pub async fn client(context: &str, timeouts: Timeouts) -> Result<Client> {
     Client::try_from(config).context("cannot build a Kubernetes client")
 }
 
-/// The API server URL of a kubeconfig context.
-pub async fn server_url(context: &str) -> Result<String> {
+async fn config_for(context: &str) -> Result<Config> {
+    let merged = crate::cluster::kubeconfig::Chain::from_env()?.merged()?;
     let opts = KubeConfigOptions {
         context: Some(context.to_string()),
         ..Default::default()
     };
-    let config = Config::from_kubeconfig(&opts).await?;
+    Config::from_custom_kubeconfig(merged, &opts)
+        .await
+        .map_err(|e| {
+            Hinted::new(
+                format!("cannot use kubeconfig context {context:?}"),
+                "list the contexts with `kubectl config get-contexts`; minik clusters are named minik-<profile>",
+            )
+            .caused_by(e)
+            .into()
+        })
+}
+
+/// The API server URL of a kubeconfig context.
+pub async fn server_url(context: &str) -> Result<String> {
+    let config = config_for(context).await?;
     Ok(config
         .cluster_url
         .to_string()

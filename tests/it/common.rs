@@ -56,6 +56,8 @@ pub fn require_docker() {
 pub struct TestCluster {
     pub profile: String,
     pub dir: tempfile::TempDir,
+    /// KUBECONFIG for minik, when not just [`TestCluster::kubeconfig`].
+    pub kubeconfig_env: Option<String>,
 }
 
 impl TestCluster {
@@ -64,6 +66,7 @@ impl TestCluster {
         let t = TestCluster {
             profile: profile.to_string(),
             dir: tempfile::tempdir().unwrap(),
+            kubeconfig_env: None,
         };
         // A leftover from an earlier, killed run must not change this run's result.
         let _ = t.minik(&["delete", "-p", profile]);
@@ -93,9 +96,11 @@ impl TestCluster {
 
     pub fn minik_cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_minik"));
-        cmd.args(args)
-            .env("KUBECONFIG", self.kubeconfig())
-            .env_remove("MINIK_PROFILE");
+        match &self.kubeconfig_env {
+            Some(v) => cmd.env("KUBECONFIG", v),
+            None => cmd.env("KUBECONFIG", self.kubeconfig()),
+        };
+        cmd.args(args).env_remove("MINIK_PROFILE");
         cmd
     }
 
@@ -138,6 +143,17 @@ impl Drop for TestCluster {
     fn drop(&mut self) {
         let _ = self.minik(&["delete", "-p", &self.profile]);
     }
+}
+
+/// minik's lock file of a profile (held by the test to play a concurrent minik).
+pub fn profile_lock_path(profile: &str) -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"));
+    cache
+        .join("minik")
+        .join("locks")
+        .join(format!("{profile}.lock"))
 }
 
 pub fn text(b: &[u8]) -> String {

@@ -221,3 +221,99 @@ fn input_is_checked_before_docker_is_contacted() {
         );
     }
 }
+
+/// Starts a cluster and kills minik (SIGKILL) as soon as it announces `step`.
+fn start_and_kill_at(c: &TestCluster, image: &str, step: &str) {
+    use std::io::BufRead;
+    let mut child = c
+        .minik_cmd(&["start", "-p", &c.profile, "--image", image])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(&format!("• {step} ...")) {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "minik finished before reaching {step:?}:\n{seen}"
+    );
+}
+
+fn creation_of(c: &TestCluster) -> (String, bool) {
+    let out = c.minik(&["status", "-p", &c.profile, "-o", "json"]);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        s["creation"].as_str().unwrap_or_default().to_string(),
+        out.status.success(),
+    )
+}
+
+#[test]
+fn an_interrupted_start_is_finished_or_recreated() {
+    let image = node_image();
+    let c = TestCluster::new("it-interrupt");
+    let p = c.profile.clone();
+
+    // Killed while kubeadm runs: status says so, and the next start creates the node anew
+    // (on the image it was being created from).
+    start_and_kill_at(&c, &image, "Starting control-plane");
+    let (creation, healthy) = creation_of(&c);
+    assert!(
+        creation.contains("interrupted before the control plane"),
+        "{creation}"
+    );
+    assert!(!healthy, "an interrupted cluster is not healthy");
+    let out = c.minik(&["start", "-p", &p]);
+    let log = text(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("creating it anew") && log.contains("✓ Starting control-plane"),
+        "{log}"
+    );
+    assert_eq!(creation_of(&c), ("complete".to_string(), true));
+    c.minik_ok(&["delete", "-p", &p]);
+
+    // Killed after kubeadm: the next start finishes the remaining steps without kubeadm.
+    start_and_kill_at(&c, &image, "Installing CNI");
+    let (creation, healthy) = creation_of(&c);
+    assert!(
+        creation.contains("interrupted after the control plane"),
+        "{creation}"
+    );
+    assert!(!healthy);
+    let out = c.minik(&["start", "-p", &p]);
+    let log = text(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("finishing it"), "{log}");
+    assert!(
+        !log.contains("Starting control-plane"),
+        "kubeadm must not run again:\n{log}"
+    );
+    for step in [
+        "Installing CNI",
+        "Writing kubeconfig",
+        "Enabling default add-ons",
+        "Waiting for node Ready",
+    ] {
+        assert!(log.contains(&format!("✓ {step}")), "missing {step}:\n{log}");
+    }
+    assert_eq!(creation_of(&c), ("complete".to_string(), true));
+    let addons: Vec<serde_json::Value> =
+        serde_json::from_str(&c.minik_ok(&["addons", "list", "-p", &p, "-o", "json"])).unwrap();
+    assert!(
+        addons
+            .iter()
+            .any(|a| a["name"] == "storage" && a["enabled"] == true),
+        "{addons:?}"
+    );
+}

@@ -1,8 +1,6 @@
 //! The cluster lifecycle on the real fixture node: start, kubectl from the host, stop and
 //! restart (data kept, kubeadm not re-run), `docker restart`, a dockerd restart, delete.
 
-use std::process::Stdio;
-
 use crate::common::*;
 
 fn status_json(c: &TestCluster) -> serde_json::Value {
@@ -54,34 +52,63 @@ fn assert_running_with_configmap(c: &TestCluster, endpoint: &str) {
 #[test]
 fn start_stop_restart_delete_on_the_fixture_node() {
     let image = node_image();
-    let c = TestCluster::new("it-life");
+    let mut c = TestCluster::new("it-life");
 
-    // Two concurrent starts of one profile: one creates the cluster, the other is refused by
-    // the profile lock instead of corrupting anything.
+    // KUBECONFIG as users have it: a missing file first (never created: client-go writes to
+    // the first file that exists), then a symlink to a file owned by another user (the link
+    // stays, the owner too).
+    use std::os::unix::fs::MetadataExt;
+    let real = c.dir.path().join("real-config");
+    std::fs::write(
+        &real,
+        "apiVersion: v1\nkind: Config\ncurrent-context: \"\"\n",
+    )
+    .unwrap();
+    std::os::unix::fs::chown(&real, Some(4321), Some(4321)).unwrap();
+    std::fs::create_dir_all(c.kubeconfig().parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&real, c.kubeconfig()).unwrap();
+    let missing = c.dir.path().join("missing.yaml");
+    c.kubeconfig_env = Some(format!(
+        "{}:{}",
+        missing.display(),
+        c.kubeconfig().display()
+    ));
+
+    // A concurrent minik working on the profile (the test holds its lock): start is refused
+    // and changes nothing.
     let args = ["start", "-p", &c.profile, "--image", &image];
-    let first = c
-        .minik_cmd(&args)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let second = c.minik(&args);
-    let first = first.wait_with_output().unwrap();
+    {
+        let lock_path = profile_lock_path(&c.profile);
+        std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+        let held = std::fs::File::create(&lock_path).unwrap();
+        held.lock().unwrap();
+        let second = c.minik(&args);
+        assert!(
+            !second.status.success(),
+            "a concurrent start must be refused"
+        );
+        assert!(
+            text(&second.stderr).contains("another minik command is working on cluster"),
+            "{}",
+            text(&second.stderr)
+        );
+        assert!(!container_exists(&c.container()));
+    }
+    let first = c.minik(&args);
     assert!(
         first.status.success(),
-        "first start failed:\n{}",
+        "start failed:\n{}",
         text(&first.stderr)
     );
     assert!(
-        !second.status.success(),
-        "a concurrent start must be refused"
+        !missing.exists(),
+        "a missing KUBECONFIG file must not be created"
     );
-    assert!(
-        text(&second.stderr).contains("another minik command is working on cluster"),
-        "{}",
-        text(&second.stderr)
-    );
+    assert!(std::fs::symlink_metadata(c.kubeconfig())
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::metadata(&real).unwrap().uid(), 4321);
     let log = text(&first.stderr);
     for step in [
         "Preparing node",
@@ -165,6 +192,21 @@ fn start_stop_restart_delete_on_the_fixture_node() {
     c.minik_ok(&["stop", "-p", &c.profile]);
     assert_eq!(status_json(&c)["container"], "exited");
     assert_eq!(list_json(&c)[0]["state"], "exited");
+    // Another process took the API port meanwhile: the error names it and the way out.
+    {
+        let port: u16 = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+        let _squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let out = c.minik(&["start", "-p", &c.profile]);
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "port 127.0.0.1:{port} is taken by another process"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("hint: free it"), "{err}");
+    }
     let restart = c.minik(&["start", "-p", &c.profile]);
     assert!(restart.status.success(), "{}", text(&restart.stderr));
     let log = text(&restart.stderr);
