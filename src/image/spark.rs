@@ -222,9 +222,14 @@ pub async fn build(rt: &Runtime, ui: &Ui, opts: &SparkBuild) -> Result<Vec<Strin
         for (name, text, mode) in files {
             append_file(b, name, text, mode)?;
         }
-        archive::repack_tgz(&tarball_for_context, "spark", keep, b, |read| {
-            counter.set_position(read)
-        })?;
+        archive::repack_tgz(
+            &tarball_for_context,
+            "spark",
+            keep,
+            &["bin/spark-submit", "jars/"],
+            b,
+            |read| counter.set_position(read),
+        )?;
         Ok(())
     });
     let built = rt
