@@ -146,6 +146,12 @@ async fn distribution(ui: &Ui, opts: &SparkBuild, downloader: &Downloader) -> Re
         return downloader.fetch(ui, &a).await;
     }
     let candidates = opts.artifacts()?;
+    // Any source's verified copy will do (offline, the CDN's may be missing but the archive's
+    // there); each is cached under its own URL.
+    if let Some(p) = candidates.iter().find_map(|a| downloader.cached(a)) {
+        ui.detail(format!("using cached {}", p.display()));
+        return Ok(p);
+    }
     let mut last = None;
     for a in &candidates {
         match downloader.fetch(ui, a).await {
@@ -238,20 +244,16 @@ pub async fn build(rt: &Runtime, ui: &Ui, opts: &SparkBuild) -> Result<Vec<Strin
         })
         .await;
     bar.finish();
-    // A refused or broken archive is the real cause when the context failed: report it, and
-    // drop the archive from the cache so that the next run downloads it afresh.
     let filled = filled.await.context("the build context writer panicked")?;
-    let id = match (built, filled) {
-        (Ok(id), Ok(())) => id,
-        (_, Err(e)) => {
+    let id = match build_outcome(built, filled) {
+        Ok(id) => id,
+        Err((e, refused)) => {
             step.fail();
-            if tarball.starts_with(downloader.cache_dir()) {
+            // Only an archive that minik refused is dropped from the cache, so that the next
+            // run downloads it afresh; an engine failure says nothing about the file.
+            if refused && tarball.starts_with(downloader.cache_dir()) {
                 let _ = std::fs::remove_file(&tarball);
             }
-            return Err(e.context(format!("cannot build {base_tag}")));
-        }
-        (Err(e), Ok(())) => {
-            step.fail();
             return Err(e.context(format!("cannot build {base_tag}")));
         }
     };
@@ -282,6 +284,24 @@ pub async fn build(rt: &Runtime, ui: &Ui, opts: &SparkBuild) -> Result<Vec<Strin
         }
     }
     Ok(tags)
+}
+
+/// The build's result from the engine's answer and the context writer's: the error to
+/// report, and whether the archive was refused (a truncated, corrupt or unsafe tarball).
+/// When the engine stops reading the context (disk full, daemon restart, timeout), the
+/// writer fails with a broken pipe: the engine's error is the one that explains.
+fn build_outcome(
+    built: Result<String>,
+    filled: Result<()>,
+) -> std::result::Result<String, (anyhow::Error, bool)> {
+    match (built, filled) {
+        (Ok(id), Ok(())) => Ok(id),
+        // The archive's checks report with a hint (see archive::repack_tgz); writing into a
+        // closed context does not.
+        (_, Err(e)) if e.chain().any(|c| c.is::<Hinted>()) => Err((e, true)),
+        (Err(e), _) => Err((e, false)),
+        (Ok(_), Err(e)) => Err((e, false)),
+    }
 }
 
 fn append_file<W: std::io::Write>(
@@ -462,6 +482,90 @@ mod tests {
         assert!(keep(Path::new("RELEASE")));
         assert!(!keep(Path::new("R/lib")));
         assert!(!keep(Path::new("yarn/x.jar")));
+    }
+
+    /// A gzip'd distribution holding one kept file of `size` zero bytes.
+    fn distribution_tgz(dir: &Path, size: u64) -> PathBuf {
+        use std::io::Read;
+        let path = dir.join("spark.tgz");
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut b = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(
+            &mut h,
+            "spark-x/jars/big.jar",
+            std::io::repeat(0).take(size),
+        )
+        .unwrap();
+        b.into_inner().unwrap().finish().unwrap();
+        path
+    }
+
+    /// Streams `tarball` into a context as `build` does; returns the writer's result after
+    /// the engine read `chunks` chunks (all when None) and went away.
+    async fn fill_with_engine_reading(tarball: PathBuf, chunks: Option<usize>) -> Result<()> {
+        use futures_util::StreamExt;
+        let (context, filled) = context_stream(move |b| {
+            archive::repack_tgz(&tarball, "spark", keep, b, |_| {})?;
+            Ok(())
+        });
+        let mut context = Box::pin(context);
+        let mut read = 0;
+        while chunks.is_none_or(|n| read < n) {
+            if context.next().await.is_none() {
+                break;
+            }
+            read += 1;
+        }
+        drop(context);
+        filled.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_engine_failure_is_reported_and_keeps_the_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        // Larger than the context channel holds, so that the writer is still at work.
+        let tarball = distribution_tgz(dir.path(), 8 << 20);
+        let filled = fill_with_engine_reading(tarball, Some(1)).await;
+        assert!(filled.is_err(), "the writer sees the engine go");
+        let engine = Err(anyhow::anyhow!(
+            "write /var/lib/docker/tmp/context: no space left on device"
+        ));
+        let (e, refused) = build_outcome(engine, filled).unwrap_err();
+        assert!(!refused, "the archive is fine: {e:#}");
+        assert!(
+            format!("{e:#}").contains("no space left on device"),
+            "{e:#}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_archive_is_reported_and_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let tarball = distribution_tgz(dir.path(), 1 << 20);
+        let bytes = std::fs::read(&tarball).unwrap();
+        std::fs::write(&tarball, &bytes[..bytes.len() / 2]).unwrap();
+        let filled = fill_with_engine_reading(tarball, None).await;
+        let engine = Err(anyhow::anyhow!("error reading the build context"));
+        let (e, refused) = build_outcome(engine, filled).unwrap_err();
+        assert!(refused);
+        assert!(
+            format!("{e:#}").contains("is truncated or corrupt"),
+            "{e:#}"
+        );
+
+        let ok = distribution_tgz(dir.path(), 1000);
+        let filled = fill_with_engine_reading(ok, None).await;
+        assert_eq!(
+            build_outcome(Ok("sha256:1".into()), filled).unwrap(),
+            "sha256:1"
+        );
     }
 
     #[test]

@@ -40,16 +40,25 @@ fn build_spark(
     minik_with_cache(c, cache, &args)
 }
 
+/// The files in the download cache (one directory per source URL), lock files aside.
 fn downloads(cache: &Path) -> Vec<String> {
+    cached_files(cache)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn cached_files(cache: &Path) -> Vec<PathBuf> {
     let dir = cache.join("minik").join("downloads");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .map(|r| {
-            r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).into_iter().flatten())
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.extension().is_none_or(|e| e != "lock"))
+        .collect();
+    files.sort();
+    files
 }
 
 /// A mirror tree `<root>/spark-<v>/<file>` + `.sha512` for a given tarball.
@@ -308,11 +317,9 @@ fn interrupted_download_resumes_with_a_range_request() {
         requests.contains("range=bytes=2097152-"),
         "no resume seen:\n{requests}"
     );
-    let cached = cache
-        .path()
-        .join("minik/downloads/spark-9.9.1-bin-hadoop3.tgz");
+    let cached = cached_files(cache.path());
     assert_eq!(
-        std::fs::read(&cached).unwrap(),
+        std::fs::read(&cached[0]).unwrap(),
         std::fs::read(&tgz).unwrap()
     );
     assert_eq!(downloads(cache.path()), ["spark-9.9.1-bin-hadoop3.tgz"]);
