@@ -45,7 +45,13 @@ impl Downloader {
             .read_timeout(Duration::from_secs(60))
             .user_agent(concat!("minik/", env!("CARGO_PKG_VERSION")))
             .build()
-            .context("cannot set up the HTTP client")?;
+            .map_err(|e| {
+                crate::error::Hinted::new(
+                    "cannot set up the HTTP client",
+                    "downloads verify TLS against the system's CA certificates: install them (Debian/Ubuntu: ca-certificates)",
+                )
+                .caused_by(e)
+            })?;
         Ok(Downloader {
             client,
             cache_dir,
