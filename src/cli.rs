@@ -95,6 +95,14 @@ pub enum Command {
     Dashboard(DashboardArgs),
     /// Reach a Service through a local URL on 127.0.0.1, kept open while this runs.
     Service(ServiceArgs),
+    /// Print a shell completion script: `minik completion bash > /etc/bash_completion.d/minik`.
+    Completion(CompletionArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Subcommand, Debug)]

@@ -35,7 +35,7 @@ fn main() -> std::process::ExitCode {
             Command::Stop(p) => commands::stop::run(&ui, p).await,
             Command::Delete(args) => commands::delete::run(&ui, args).await,
             Command::Status(args) => commands::status::run(args).await,
-            Command::List(args) => commands::list::run(args).await,
+            Command::List(args) => commands::list::run(&ui, args).await,
             Command::Logs(args) => commands::logs::run(args).await,
             Command::Ssh(args) => commands::ssh::run(args).await,
             Command::Kubeconfig(p) => commands::kubeconfig::run(p).await,
@@ -45,6 +45,16 @@ fn main() -> std::process::ExitCode {
             Command::Addons(cmd) => commands::addons::run(&ui, cmd).await,
             Command::Dashboard(args) => commands::dashboard::run(&ui, args).await,
             Command::Service(args) => commands::service::run(&ui, args).await,
+            Command::Completion(args) => {
+                use clap::CommandFactory;
+                clap_complete::generate(
+                    args.shell,
+                    &mut Cli::command(),
+                    "minik",
+                    &mut std::io::stdout(),
+                );
+                Ok(0)
+            }
         }
     });
     match result {

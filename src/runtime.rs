@@ -1,7 +1,9 @@
 //! The container-runtime seam: the few Docker operations minik needs, over bollard.
 //!
-//! Nothing above this module talks to bollard. Errors come back as `anyhow::Error` with the
-//! Docker status mapped to meaning (not found, conflict) where callers care.
+//! Nothing above this module calls bollard; the container specification and inspection types
+//! are Docker's own API models, re-exported as [`models`] for the node spec to fill in.
+//! Errors come back as `anyhow::Error` with the Docker status mapped to meaning (not found,
+//! already so, conflict) where callers care.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -50,6 +52,33 @@ pub struct LayerProgress {
 /// Whether an error from the engine means "conflict" (name in use, object in use).
 pub fn is_conflict(err: &anyhow::Error) -> bool {
     status_code(err) == Some(409)
+}
+
+/// Docker's API models that the cluster library builds and reads.
+pub mod models {
+    pub use bollard::models::{
+        ContainerCreateBody, ContainerInspectResponse, DeviceMapping, EndpointIpamConfig,
+        EndpointSettings, HostConfig, HostConfigCgroupnsModeEnum, NetworkingConfig, PortBinding,
+    };
+}
+
+/// Engine answers that mean "nothing to do" for the request that got them.
+const NOT_FOUND: u16 = 404;
+const UNCHANGED: u16 = 304;
+const CONFLICT: u16 = 409;
+
+/// The value, or None when the engine answered with one of `codes`: deleting what is gone,
+/// starting what runs, inspecting what does not exist.
+fn unless<T>(r: Result<T, DockerError>, codes: &[u16]) -> Result<Option<T>, DockerError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(DockerError::DockerResponseServerError { status_code, .. })
+            if codes.contains(&status_code) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn status_code(err: &anyhow::Error) -> Option<u16> {
@@ -105,13 +134,9 @@ impl Runtime {
 
     /// The image's ID when the engine has it.
     pub async fn image_id(&self, image: &str) -> Result<Option<String>> {
-        match self.docker.inspect_image(image).await {
-            Ok(i) => Ok(i.id),
-            Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("cannot inspect image {image}")),
-        }
+        Ok(unless(self.docker.inspect_image(image).await, &[NOT_FOUND])
+            .with_context(|| format!("cannot inspect image {image}"))?
+            .and_then(|i| i.id))
     }
 
     /// Pulls an image, reporting per-layer byte progress.
@@ -182,7 +207,8 @@ impl Runtime {
                 Ok(_) => return Ok(subnet.to_string()),
                 // Another minik created it meanwhile.
                 Err(DockerError::DockerResponseServerError {
-                    status_code: 409, ..
+                    status_code: CONFLICT,
+                    ..
                 }) => {
                     if let Some(s) = self.network_subnet(name).await? {
                         return Ok(s);
@@ -212,7 +238,8 @@ impl Runtime {
                 .filter_map(|c| c.subnet)
                 .find(|s| !s.contains(':'))),
             Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
+                status_code: NOT_FOUND,
+                ..
             }) => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot inspect network {name}")),
         }
@@ -224,18 +251,18 @@ impl Runtime {
             Ok(n) if n.containers.as_ref().is_none_or(|c| c.is_empty()) => {}
             Ok(_) => return Ok(false),
             Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
+                status_code: NOT_FOUND,
+                ..
             }) => return Ok(false),
             Err(e) => return Err(e).with_context(|| format!("cannot inspect network {name}")),
         }
-        match self.docker.remove_network(name).await {
-            Ok(()) => Ok(true),
-            Err(DockerError::DockerResponseServerError {
-                status_code: 404 | 409 | 403,
-                ..
-            }) => Ok(false),
-            Err(e) => Err(e).with_context(|| format!("cannot remove network {name}")),
-        }
+        // Gone already, or in use again (403/409): not ours to remove.
+        Ok(unless(
+            self.docker.remove_network(name).await,
+            &[NOT_FOUND, CONFLICT, 403],
+        )
+        .with_context(|| format!("cannot remove network {name}"))?
+        .is_some())
     }
 
     pub async fn create_volume(&self, name: &str, labels: HashMap<String, String>) -> Result<()> {
@@ -252,25 +279,20 @@ impl Runtime {
     }
 
     pub async fn volume_exists(&self, name: &str) -> Result<bool> {
-        match self.docker.inspect_volume(name).await {
-            Ok(_) => Ok(true),
-            Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(false),
-            Err(e) => Err(e).with_context(|| format!("cannot inspect volume {name}")),
-        }
+        Ok(unless(self.docker.inspect_volume(name).await, &[NOT_FOUND])
+            .with_context(|| format!("cannot inspect volume {name}"))?
+            .is_some())
     }
 
     /// Removes a volume; absent is fine.
     pub async fn remove_volume(&self, name: &str) -> Result<()> {
         let opts = RemoveVolumeOptionsBuilder::new().force(true).build();
-        match self.docker.remove_volume(name, Some(opts)).await {
-            Ok(())
-            | Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("cannot remove volume {name}")),
-        }
+        unless(
+            self.docker.remove_volume(name, Some(opts)).await,
+            &[NOT_FOUND],
+        )
+        .with_context(|| format!("cannot remove volume {name}"))?;
+        Ok(())
     }
 
     pub async fn create_container(&self, name: &str, body: ContainerCreateBody) -> Result<String> {
@@ -284,14 +306,9 @@ impl Runtime {
     }
 
     pub async fn start_container(&self, name: &str) -> Result<()> {
-        match self.docker.start_container(name, None).await {
-            // 304: already running.
-            Ok(())
-            | Err(DockerError::DockerResponseServerError {
-                status_code: 304, ..
-            }) => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("cannot start container {name}")),
-        }
+        unless(self.docker.start_container(name, None).await, &[UNCHANGED])
+            .with_context(|| format!("cannot start container {name}"))?;
+        Ok(())
     }
 
     /// Stops a container, giving it `grace` to shut down cleanly.
@@ -299,13 +316,12 @@ impl Runtime {
         let opts = StopContainerOptionsBuilder::new()
             .t(grace.as_secs() as i32)
             .build();
-        match self.docker.stop_container(name, Some(opts)).await {
-            Ok(())
-            | Err(DockerError::DockerResponseServerError {
-                status_code: 304, ..
-            }) => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("cannot stop container {name}")),
-        }
+        unless(
+            self.docker.stop_container(name, Some(opts)).await,
+            &[UNCHANGED],
+        )
+        .with_context(|| format!("cannot stop container {name}"))?;
+        Ok(())
     }
 
     /// Removes a container (running or not); absent is fine.
@@ -314,23 +330,20 @@ impl Runtime {
             .force(true)
             .v(true)
             .build();
-        match self.docker.remove_container(name, Some(opts)).await {
-            Ok(())
-            | Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("cannot remove container {name}")),
-        }
+        unless(
+            self.docker.remove_container(name, Some(opts)).await,
+            &[NOT_FOUND],
+        )
+        .with_context(|| format!("cannot remove container {name}"))?;
+        Ok(())
     }
 
     pub async fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspectResponse>> {
-        match self.docker.inspect_container(name, None).await {
-            Ok(c) => Ok(Some(c)),
-            Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("cannot inspect container {name}")),
-        }
+        unless(
+            self.docker.inspect_container(name, None).await,
+            &[NOT_FOUND],
+        )
+        .with_context(|| format!("cannot inspect container {name}"))
     }
 
     /// Containers (running or not) carrying all the given labels (`key` or `key=value`).
@@ -529,7 +542,8 @@ impl Runtime {
         match stream.next().await {
             None | Some(Ok(_)) => Ok(true),
             Some(Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
+                status_code: NOT_FOUND,
+                ..
             })) => Ok(false),
             Some(Err(e)) => {
                 Err(anyhow::Error::new(e).context(format!("cannot look for {path} in {container}")))

@@ -70,6 +70,36 @@ impl Ui {
         }
     }
 
+    /// Runs `work` as one step: ✓ with the detail it returns, ✗ when it fails.
+    pub async fn step_with<T, F>(&self, title: impl Into<String>, work: F) -> anyhow::Result<T>
+    where
+        F: std::future::Future<Output = anyhow::Result<(T, Option<String>)>>,
+    {
+        let step = self.step(title);
+        match work.await {
+            Ok((value, Some(detail))) => {
+                step.done_with(detail);
+                Ok(value)
+            }
+            Ok((value, None)) => {
+                step.done();
+                Ok(value)
+            }
+            Err(e) => {
+                step.fail();
+                Err(e)
+            }
+        }
+    }
+
+    /// A note under the current step, indented like a detail but shown without -v (not in
+    /// quiet mode).
+    pub fn note(&self, msg: impl AsRef<str>) {
+        if self.level > Level::Quiet {
+            self.println(&format!("   {}", msg.as_ref()));
+        }
+    }
+
     /// A line of information (not in quiet mode).
     pub fn info(&self, msg: impl AsRef<str>) {
         if self.level > Level::Quiet {

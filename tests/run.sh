@@ -13,6 +13,9 @@ export MINIK_TEST_NODE_IMAGE="$node_image" MINIK_TEST_KUBECTL="$kubectl_dir/kube
 echo "== fixture smoke test (independent of minik) =="
 tests/fixture/smoke.sh "$node_image"
 
+echo "== cargo clippy (warnings are errors) =="
+cargo clippy --locked --all-targets -- -D warnings
+
 echo "== cargo test =="
 # One cluster at a time: two cores, and the dockerd restart test must run alone.
 cargo test --locked -- --test-threads=1

@@ -96,31 +96,27 @@ pub async fn enable(
         absent = crate::image::ensure_in_node(node.rt, ui, &node.container, &images).await?;
     }
 
-    let step = ui.step(format!("Applying {}", addon.name));
-    let mut kinds = Kinds::default();
-    let applied = match apply::apply(client, &mut kinds, &objects).await {
-        Ok(a) => a,
-        Err(e) => {
-            step.fail();
-            return Err(e);
-        }
-    };
-    let workloads: Vec<Workload> = applied
-        .iter()
-        .filter(|a| matches!(a.kind.as_str(), "Deployment" | "DaemonSet" | "StatefulSet"))
-        .map(|a| Workload {
-            kind: a.kind.clone(),
-            namespace: a.namespace.clone().unwrap_or_default(),
-            name: a.name.clone(),
+    let workloads = ui
+        .step_with(format!("Applying {}", addon.name), async {
+            let applied = apply::apply(client, &mut Kinds::default(), &objects).await?;
+            let workloads: Vec<Workload> = applied
+                .iter()
+                .filter(|a| matches!(a.kind.as_str(), "Deployment" | "DaemonSet" | "StatefulSet"))
+                .map(|a| Workload {
+                    kind: a.kind.clone(),
+                    namespace: a.namespace.clone().unwrap_or_default(),
+                    name: a.name.clone(),
+                })
+                .collect();
+            let gvks: BTreeSet<String> = objects
+                .iter()
+                .filter_map(|o| gvk_of(o).ok())
+                .map(|g| format!("{}/{}", api_version(&g), g.kind))
+                .collect();
+            write_record(client, addon, &values, &gvks, &workloads, &images).await?;
+            Ok((workloads, Some(format!("{} objects", applied.len()))))
         })
-        .collect();
-    let gvks: BTreeSet<String> = objects
-        .iter()
-        .filter_map(|o| gvk_of(o).ok())
-        .map(|g| format!("{}/{}", api_version(&g), g.kind))
-        .collect();
-    write_record(client, addon, &values, &gvks, &workloads, &images).await?;
-    step.done_with(format!("{} objects", applied.len()));
+        .await?;
 
     let Some(timeout) = opts.wait else {
         return Ok(());
@@ -128,27 +124,25 @@ pub async fn enable(
     if workloads.is_empty() {
         return Ok(());
     }
-    let step = ui.step(format!("Waiting for {}", addon.name));
     let selector = format!("{LABEL_ADDON}={}", addon.name);
-    match wait::workloads_ready(client, &workloads, &selector, timeout).await {
-        Ok(()) => {
-            step.done();
-            Ok(())
+    ui.step_with(format!("Waiting for {}", addon.name), async {
+        wait::workloads_ready(client, &workloads, &selector, timeout)
+            .await
+            .map(|()| ((), None))
+    })
+    .await
+    .map_err(|e| {
+        let e = e.context(format!("add-on {} is not ready", addon.name));
+        if absent.is_empty() {
+            e
+        } else {
+            e.context(format!(
+                "image{} {} neither in the node nor in the host's Docker engine",
+                if absent.len() == 1 { " is" } else { "s are" },
+                absent.join(", ")
+            ))
         }
-        Err(e) => {
-            step.fail();
-            let e = e.context(format!("add-on {} is not ready", addon.name));
-            Err(if absent.is_empty() {
-                e
-            } else {
-                e.context(format!(
-                    "image{} {} neither in the node nor in the host's Docker engine",
-                    if absent.len() == 1 { " is" } else { "s are" },
-                    absent.join(", ")
-                ))
-            })
-        }
-    }
+    })
 }
 
 /// Puts the add-on's labels on an object and on its pod template, so that its pods can be
@@ -288,8 +282,7 @@ pub async fn disable(client: &Client, ui: &Ui, addon: &Addon) -> Result<bool> {
     let Some(record) = read_record(client, addon).await? else {
         return Ok(false);
     };
-    let step = ui.step(format!("Removing {}", addon.name));
-    let result = async {
+    ui.step_with(format!("Removing {}", addon.name), async {
         let mut kinds = Kinds::default();
         let selector = format!("{LABEL_ADDON}={}", addon.name);
         // Namespaces are awaited: until one is gone, enabling again would fail on it.
@@ -316,19 +309,10 @@ pub async fn disable(client: &Client, ui: &Ui, addon: &Addon) -> Result<bool> {
             .delete(&record_name(addon), &DeleteParams::default())
             .await
             .context("cannot remove the add-on record")?;
-        Ok::<usize, anyhow::Error>(n)
-    }
-    .await;
-    match result {
-        Ok(n) => {
-            step.done_with(format!("{n} objects deleted"));
-            Ok(true)
-        }
-        Err(e) => {
-            step.fail();
-            Err(e)
-        }
-    }
+        Ok(((), Some(format!("{n} objects deleted"))))
+    })
+    .await?;
+    Ok(true)
 }
 
 /// One add-on as `addons list` shows it.

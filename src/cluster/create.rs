@@ -139,8 +139,8 @@ pub async fn start(rt: &Runtime, ui: &Ui, opts: &StartOptions) -> Result<StartRe
     }
     let resume = creation == Some(super::Creation::ControlPlaneDone);
     if resume {
-        ui.info(format!(
-            "   cluster {:?} was interrupted after its control plane started: finishing it",
+        ui.note(format!(
+            "cluster {:?} was interrupted after its control plane started: finishing it",
             opts.profile
         ));
     }
@@ -328,7 +328,7 @@ impl Run<'_> {
                      then `docker load -i node.tar` here; or pass --image with a node image this engine has"
                 ),
             )
-            .caused_by(format!("{e:#}"))
+            .caused_by(e)
         })?;
         Ok(Some("pulled".into()))
     }
@@ -391,7 +391,7 @@ impl Run<'_> {
                             format!("a container named {} already exists", self.container()),
                             "it is not a minik node; remove or rename it",
                         )
-                        .caused_by(format!("{e:#}")),
+                        .caused_by(e),
                     )
                 } else {
                     e
@@ -409,8 +409,8 @@ impl Run<'_> {
                     },
                     ..spec.clone()
                 };
-                self.ui.info(format!(
-                    "   --privileged is refused by this Docker engine; using all grantable capabilities instead{}",
+                self.ui.note(format!(
+                    "--privileged is refused by this Docker engine; using all grantable capabilities instead{}",
                     if dropped.is_empty() { String::new() } else { format!(" (all but {})", dropped.join(", ")) }
                 ));
                 rt.create_container(self.container(), node::container_body(&fallback))
@@ -493,16 +493,18 @@ impl Run<'_> {
                 .await
                 .map(|o| o.output)
                 .unwrap_or_default();
-            let mut e =
+            // The timeout is the error; the last failed check is what caused it.
+            let timeout =
                 anyhow::anyhow!("containerd did not become active in the node within 90s\n{logs}");
-            if let Some(last) = last {
-                e = e.context(format!("{last:#}"));
-            }
+            let e = match last {
+                Some(last) => last.context(timeout.to_string()),
+                None => timeout,
+            };
             return Err(Hinted::new(
                 "the node did not boot",
                 format!("see `minik logs -p {}`", self.opts.profile),
             )
-            .caused_by(format!("{e:#}"))
+            .caused_by(e)
             .into());
         }
         self.node = find(rt, &self.opts.profile).await?;
@@ -546,7 +548,11 @@ impl Run<'_> {
         // Without a preloaded CoreDNS image an air-gapped node would leave it in
         // ImagePullBackOff forever: skip it and say so.
         let images = rt
-            .exec(&c, &["ctr", "-n", "k8s.io", "images", "ls", "-q"], None)
+            .exec(
+                &c,
+                &[&node::CTR[..], &["images", "ls", "-q"]].concat(),
+                None,
+            )
             .await?
             .stdout;
         // preflight: needs crictl, which kind images do not all have (kind skips it too).
@@ -561,9 +567,10 @@ impl Run<'_> {
             );
         }
         let cmd = format!(
-            "kubeadm init --config=/kind/kubeadm.conf --skip-phases={} --skip-token-print --v=6 > /var/log/minik-kubeadm.log 2>&1; \
-             rc=$?; [ $rc -eq 0 ] || tail -n 60 /var/log/minik-kubeadm.log; exit $rc",
-            skip.join(",")
+            "kubeadm init --config=/kind/kubeadm.conf --skip-phases={} --skip-token-print --v=6 > {log} 2>&1; \
+             rc=$?; [ $rc -eq 0 ] || tail -n 60 {log}; exit $rc",
+            skip.join(","),
+            log = node::KUBEADM_LOG
         );
         rt.exec_ok(&c, &["sh", "-c", &cmd]).await.map_err(|e| {
             Hinted::new(
@@ -573,7 +580,7 @@ impl Run<'_> {
                     self.opts.profile
                 ),
             )
-            .caused_by(format!("{e:#}"))
+            .caused_by(e)
         })?;
         // Pods cannot be created before their namespace's default service account exists.
         // The controller-manager makes it once all its controllers are up, which on v1.20
@@ -582,15 +589,7 @@ impl Run<'_> {
         let sa = rt
             .exec(
                 &c,
-                &[
-                    "kubectl",
-                    "--kubeconfig=/etc/kubernetes/admin.conf",
-                    "create",
-                    "serviceaccount",
-                    "default",
-                    "-n",
-                    "default",
-                ],
+                &node::kubectl(&["create", "serviceaccount", "default", "-n", "default"]),
                 None,
             )
             .await?;
@@ -620,13 +619,7 @@ impl Run<'_> {
         let manifest = render_manifest(&read.stdout);
         rt.exec_ok_with_input(
             &c,
-            &[
-                "kubectl",
-                "--kubeconfig=/etc/kubernetes/admin.conf",
-                "apply",
-                "-f",
-                "-",
-            ],
+            &node::kubectl(&["apply", "-f", "-"]),
             Some(Box::new(std::io::Cursor::new(manifest.into_bytes()))),
         )
         .await?;
@@ -696,13 +689,7 @@ impl Run<'_> {
 
     async fn write_kubeconfig(&mut self) -> Result<Option<String>> {
         let node = self.node.as_ref().context("node not created")?;
-        let server = node.endpoint().context("the node has no API port label")?;
-        let admin = self
-            .rt
-            .exec_ok(self.container(), &["cat", "/etc/kubernetes/admin.conf"])
-            .await?
-            .stdout;
-        let entry = kubeconfig::entry_from_admin_conf(&admin, &self.names.context, &server)?;
+        let entry = node::admin_entry(self.rt, node, &self.names.context).await?;
         let file = kubeconfig::upsert(&self.opts.kubeconfig, &entry, !self.opts.keep_context)?;
         self.created.kubeconfig = true;
         Ok(Some(format!(
@@ -735,9 +722,7 @@ impl Run<'_> {
                 human_duration(since.elapsed())
             ))),
             Err(last) => {
-                let why = last
-                    .map(|e| format!("{e:#}"))
-                    .unwrap_or_else(|| "the node reports NotReady".into());
+                let why = last.unwrap_or_else(|| anyhow::anyhow!("the node reports NotReady"));
                 Err(Hinted::new(
                     format!(
                         "the node was not Ready within {}",
@@ -792,7 +777,7 @@ impl Run<'_> {
             }
         }
         self.ui
-            .info("   removed what this start created (keep it next time with --retain)");
+            .note("removed what this start created (keep it next time with --retain)");
     }
 }
 

@@ -11,8 +11,8 @@ pub mod node;
 use std::fs::File;
 use std::path::PathBuf;
 
+use crate::runtime::models::ContainerInspectResponse;
 use anyhow::{Context, Result};
-use bollard::models::ContainerInspectResponse;
 use serde::Serialize;
 
 use crate::error::Hinted;

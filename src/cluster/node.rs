@@ -3,16 +3,46 @@
 
 use std::collections::HashMap;
 
-use anyhow::Result;
-use bollard::models::{
+use crate::runtime::models::{
     ContainerCreateBody, DeviceMapping, EndpointIpamConfig, EndpointSettings, HostConfig,
     HostConfigCgroupnsModeEnum, NetworkingConfig, PortBinding,
 };
+use anyhow::Result;
 
 use super::config::{
     Names, API_PORT, LABEL_API_PORT, LABEL_CLUSTER, LABEL_IMAGE, LABEL_MARKS, LABEL_PRIVILEGE,
     LABEL_ROLE, NETWORK,
 };
+
+/// Where minik and kubeadm keep things inside a node.
+pub const KUBEADM_LOG: &str = "/var/log/minik-kubeadm.log";
+pub const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
+/// containerd's namespace for Kubernetes images, as a `ctr` command prefix.
+pub const CTR: [&str; 3] = ["ctr", "-n", "k8s.io"];
+
+/// `kubectl ARGS…` inside the node, as the cluster's admin.
+pub fn kubectl<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut cmd = vec!["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"];
+    cmd.extend_from_slice(args);
+    cmd
+}
+
+/// The node's admin credentials as a kubeconfig entry named `name`, pointing at the API
+/// server's published port.
+pub async fn admin_entry(
+    rt: &crate::runtime::Runtime,
+    node: &super::NodeInfo,
+    name: &str,
+) -> Result<super::kubeconfig::Entry> {
+    let admin = rt
+        .exec_ok(&node.container, &["cat", ADMIN_CONF])
+        .await?
+        .stdout;
+    let server = node
+        .endpoint()
+        .ok_or_else(|| anyhow::anyhow!("node {} has no API port label", node.container))?;
+    super::kubeconfig::entry_from_admin_conf(&admin, name, &server)
+}
 
 /// How the node container gets its privileges.
 #[derive(Debug, Clone, PartialEq, Eq)]

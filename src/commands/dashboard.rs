@@ -31,15 +31,14 @@ pub async fn run(ui: &Ui, a: DashboardArgs) -> Result<u8> {
     let ready_within = Duration::from_secs(300);
     if addons::is_enabled(&client, addon).await? {
         let workloads = addons::workloads(&client, addon).await?;
-        let step = ui.step("Waiting for the dashboard");
         let selector = format!("{}={}", addons::LABEL_ADDON, addon.name);
-        match wait::workloads_ready(&client, &workloads, &selector, ready_within).await {
-            Ok(()) => step.done(),
-            Err(e) => {
-                step.fail();
-                return Err(e.context("the dashboard add-on is not ready"));
-            }
-        }
+        ui.step_with("Waiting for the dashboard", async {
+            wait::workloads_ready(&client, &workloads, &selector, ready_within)
+                .await
+                .map(|()| ((), None))
+        })
+        .await
+        .map_err(|e| e.context("the dashboard add-on is not ready"))?;
     } else {
         ui.info("The dashboard add-on is not enabled: enabling it");
         let opts = EnableOptions {
@@ -52,21 +51,16 @@ pub async fn run(ui: &Ui, a: DashboardArgs) -> Result<u8> {
         addons::enable(&client, ui, addon, &opts).await?;
     }
 
-    let step = ui.step("Getting a login token");
-    let first = token::request(&client, NAMESPACE, LOGIN_ACCOUNT, TOKEN_TTL).await;
-    let first = match first {
-        Ok(t) => {
-            step.done_with(format!(
+    let first = ui
+        .step_with("Getting a login token", async {
+            let t = token::request(&client, NAMESPACE, LOGIN_ACCOUNT, TOKEN_TTL).await?;
+            let detail = format!(
                 "valid {}, renewed while this runs",
                 humantime::format_duration(TOKEN_TTL)
-            ));
-            t
-        }
-        Err(e) => {
-            step.fail();
-            return Err(e);
-        }
-    };
+            );
+            Ok((t, Some(detail)))
+        })
+        .await?;
     let secret = random_hex(16)?;
     let tokens = Arc::new(Mutex::new((first, Instant::now())));
     let rewriter = login_rewriter(client.clone(), secret.clone(), tokens);

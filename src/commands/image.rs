@@ -37,9 +37,10 @@ pub async fn run(ui: &Ui, cmd: ImageCommand) -> Result<u8> {
 }
 
 async fn load(rt: &Runtime, ui: &Ui, node: &str, images: &[String]) -> Result<()> {
-    let step = ui.step(format!("Loading {} into {node}", images.join(", ")));
-    match image::load(rt, ui, node, images).await {
-        Ok(outcome) => {
+    ui.step_with(
+        format!("Loading {} into {node}", images.join(", ")),
+        async {
+            let outcome = image::load(rt, ui, node, images).await?;
             let summary: Vec<String> = outcome
                 .iter()
                 .map(|(i, what)| {
@@ -51,28 +52,17 @@ async fn load(rt: &Runtime, ui: &Ui, node: &str, images: &[String]) -> Result<()
                     format!("{i} {what}")
                 })
                 .collect();
-            step.done_with(summary.join(", "));
-            Ok(())
-        }
-        Err(e) => {
-            step.fail();
-            Err(e)
-        }
-    }
+            Ok(((), Some(summary.join(", "))))
+        },
+    )
+    .await
 }
 
 async fn build_spark(ui: &Ui, args: SparkBuildArgs) -> Result<u8> {
-    let major4 = args
-        .spark_version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse::<u32>().ok())
-        .unwrap_or(0)
-        >= 4;
     let opts = spark::SparkBuild {
         scala: args
             .scala
-            .unwrap_or_else(|| if major4 { "2.13".into() } else { "2.12".into() }),
+            .unwrap_or_else(|| spark::default_scala(&args.spark_version).into()),
         version: args.spark_version,
         java: args.java,
         python: args.python,
@@ -89,8 +79,8 @@ async fn build_spark(ui: &Ui, args: SparkBuildArgs) -> Result<u8> {
     if !args.no_load {
         match cluster::find(rt, &args.profile.profile).await? {
             Some(node) if node.running() => load(rt, ui, &node.container, &tags).await?,
-            _ => ui.info(format!(
-                "   no running cluster {:?}: not loaded (later: minik image load {})",
+            _ => ui.note(format!(
+                "no running cluster {:?}: not loaded (later: minik image load {})",
                 args.profile.profile,
                 tags.join(" ")
             )),

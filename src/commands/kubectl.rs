@@ -13,8 +13,8 @@ use crate::runtime::Runtime;
 pub async fn run(args: KubectlArgs) -> Result<u8> {
     let rt = Runtime::connect().await?;
     let node = cluster::require_running(&rt, &args.profile.profile).await?;
-    let mut cmd = vec!["kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"];
-    cmd.extend(args.args.iter().map(String::as_str));
+    let user_args: Vec<&str> = args.args.iter().map(String::as_str).collect();
+    let cmd = cluster::node::kubectl(&user_args);
     let stdin: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>> =
         if std::io::stdin().is_terminal() {
             None

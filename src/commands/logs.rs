@@ -23,7 +23,7 @@ pub async fn run(args: LogsArgs) -> Result<u8> {
         let (title, cmd): (&str, Vec<&str>) = match c {
             Component::Kubeadm => (
                 "kubeadm",
-                vec!["tail", "-n", &tail, "/var/log/minik-kubeadm.log"],
+                vec!["tail", "-n", &tail, crate::cluster::node::KUBEADM_LOG],
             ),
             Component::Containerd => (
                 "containerd",

@@ -4,15 +4,13 @@ use anyhow::Result;
 
 use super::target::Target;
 use crate::cli::{SparkCommand, SparkTarget};
-use crate::image::{self, spark::DEFAULT_VERSION};
+use crate::image;
 use crate::k8s::Timeouts;
 use crate::spark::{self, SubmitOptions, SERVICE_ACCOUNT};
 use crate::ui::Ui;
 
 fn image_of(t: &SparkTarget) -> String {
-    t.image
-        .clone()
-        .unwrap_or_else(|| format!("minik/spark:{DEFAULT_VERSION}-java17"))
+    t.image.clone().unwrap_or_else(image::spark::default_image)
 }
 
 /// The kubeconfig context to use; for a minik profile, also makes sure the image is in the
@@ -46,7 +44,7 @@ pub async fn run(ui: &Ui, cmd: SparkCommand) -> Result<u8> {
                 executors: a.executors,
                 executor_memory: a.executor_memory,
                 executor_cores: a.executor_cores,
-                executor_request_cores: "0.2".into(),
+                executor_request_cores: spark::EXECUTOR_REQUEST_CORES.into(),
                 driver_memory: a.driver_memory,
                 conf: a.conf,
                 keep: a.keep,

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
 
+use crate::cluster::node::CTR;
 use crate::error::Hinted;
 use crate::runtime::Runtime;
 use crate::ui::Ui;
@@ -72,7 +73,7 @@ pub fn parse_ctr_images(text: &str) -> Vec<NodeImage> {
 
 /// Runs `ctr -n k8s.io ARGS…` in the node: containerd's namespace for Kubernetes images.
 async fn ctr(rt: &Runtime, node: &str, args: &[&str]) -> Result<crate::runtime::ExecOutput> {
-    let mut cmd = vec!["ctr", "-n", "k8s.io"];
+    let mut cmd = CTR.to_vec();
     cmd.extend_from_slice(args);
     rt.exec_ok(node, &cmd).await
 }
@@ -148,15 +149,7 @@ pub async fn load(
         let result = rt
             .exec_ok_with_input(
                 node,
-                &[
-                    "ctr",
-                    "-n",
-                    "k8s.io",
-                    "images",
-                    "import",
-                    "--no-unpack",
-                    "-",
-                ],
+                &[&CTR[..], &["images", "import", "--no-unpack", "-"]].concat(),
                 Some(Box::new(Box::pin(reader))),
             )
             .await;
@@ -193,7 +186,7 @@ pub async fn remove(rt: &Runtime, node: &str, images: &[String]) -> Result<()> {
         let out = rt
             .exec(
                 node,
-                &["ctr", "-n", "k8s.io", "images", "rm", &reference],
+                &[&CTR[..], &["images", "rm", &reference]].concat(),
                 None,
             )
             .await?;
@@ -291,14 +284,11 @@ pub async fn ensure_in_node(
         }
     }
     if !to_load.is_empty() {
-        let step = ui.step(format!("Loading {} into {node}", to_load.join(", ")));
-        match load(rt, ui, node, &to_load).await {
-            Ok(_) => step.done(),
-            Err(e) => {
-                step.fail();
-                return Err(e);
-            }
-        }
+        ui.step_with(
+            format!("Loading {} into {node}", to_load.join(", ")),
+            async { load(rt, ui, node, &to_load).await.map(|_| ((), None)) },
+        )
+        .await?;
     }
     Ok(absent)
 }

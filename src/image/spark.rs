@@ -112,12 +112,38 @@ impl SparkBuild {
         let base = self
             .tag
             .clone()
-            .unwrap_or_else(|| format!("minik/spark:{}-java{}", self.version, self.java));
+            .unwrap_or_else(|| default_tag(&self.version, self.java));
         let py = match base.rsplit_once(':') {
             Some((repo, tag)) if !tag.contains('/') => format!("{repo}-py:{tag}"),
             _ => format!("{base}-py:{}-java{}", self.version, self.java),
         };
         (base, py)
+    }
+}
+
+/// The tag `minik image build spark` gives a build without --tag.
+pub fn default_tag(version: &str, java: u32) -> String {
+    format!("minik/spark:{version}-java{java}")
+}
+
+/// The image `spark submit` uses without --image: what a plain `minik image build spark`
+/// makes.
+pub fn default_image() -> String {
+    default_tag(DEFAULT_VERSION, 17)
+}
+
+/// The Scala version of a Spark release's default distribution: 2.13 for 4.x (its only
+/// one), 2.12 before.
+pub fn default_scala(version: &str) -> &'static str {
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major >= 4 {
+        "2.13"
+    } else {
+        "2.12"
     }
 }
 

@@ -9,6 +9,9 @@ pub use submit::{ensure_rbac, submit, SubmitOptions};
 
 /// The service account (and Role, RoleBinding) the driver runs as.
 pub const SERVICE_ACCOUNT: &str = "spark";
+/// Cores requested from Kubernetes per executor: a fraction, so that a laptop node holds a
+/// driver and several executors (Spark still runs --executor-cores task slots in each).
+pub const EXECUTOR_REQUEST_CORES: &str = "0.2";
 /// Ports the driver listens on for executors (fixed: executors dial the pod IP).
 pub const DRIVER_PORT: u16 = 7078;
 pub const BLOCK_MANAGER_PORT: u16 = 7079;

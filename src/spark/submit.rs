@@ -490,7 +490,7 @@ async fn watch_executors(client: Client, ns: String, driver_uid: String, ui: Ui)
             if ui.is_live() {
                 live.set(&line);
             } else {
-                ui.info(format!("   {line}"));
+                ui.note(&line);
             }
             last = line;
         }

@@ -3,6 +3,7 @@
 //! run them through tests/run.sh, which builds the fixture first.
 
 mod addons;
+mod cli;
 mod common;
 mod errors;
 mod images;
