@@ -47,7 +47,7 @@ impl ClusterTarget {
             Some(p) => Ok(p.clone()),
             None => match std::env::var("MINIK_PROFILE") {
                 Ok(p) if !p.is_empty() => {
-                    crate::cluster::config::validate_profile(&p)?;
+                    crate::cluster::names::validate_profile(&p)?;
                     Ok(p)
                 }
                 _ => Ok("minik".into()),
@@ -57,7 +57,7 @@ impl ClusterTarget {
 }
 
 fn parse_profile(s: &str) -> Result<String, String> {
-    crate::cluster::config::validate_profile(s)
+    crate::cluster::names::validate_profile(s)
         .map(|()| s.to_string())
         .map_err(|e| format!("{e}; use 1 to 40 lowercase letters, digits and '-', starting and ending with a letter or digit"))
 }

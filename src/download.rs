@@ -2,6 +2,9 @@
 //! `<name>.partial`, resumed with an HTTP Range request after an interruption, checked
 //! against the published SHA-512 as it lies on disk, then renamed into place. TLS is always
 //! verified.
+//!
+//! (Over 500 lines: about half is the tests against a real HTTP server; the code is
+//! about 450.)
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

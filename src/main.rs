@@ -12,6 +12,7 @@ mod k8s;
 mod runtime;
 mod spark;
 mod ui;
+mod units;
 
 use clap::Parser;
 

@@ -4,6 +4,9 @@
 //! are Docker's own API models, re-exported as [`models`] for the node spec to fill in.
 //! Errors come back as `anyhow::Error` with the Docker status mapped to meaning (not found,
 //! already so, conflict) where callers care.
+//!
+//! (Over 500 lines, on purpose: one short method per engine operation, flat, so that the
+//! whole seam to Docker can be read in one place.)
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -2,7 +2,8 @@
 //! `v1beta2` up to 1.21, `v1beta3` from 1.22, `v1beta4` from 1.31 (where extra arguments
 //! became lists of name/value pairs).
 
-use super::config::{KubeVersion, API_PORT, POD_SUBNET, SERVICE_SUBNET};
+use super::config::{API_PORT, POD_SUBNET, SERVICE_SUBNET};
+use super::version::KubeVersion;
 
 /// What the configuration depends on.
 #[derive(Debug, Clone)]

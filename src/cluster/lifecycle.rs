@@ -5,8 +5,11 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::config::{Names, NETWORK};
-use super::{find, kubeconfig, list, lock_profile, require};
+use super::config::NETWORK;
+use super::kubeconfig;
+use super::lock::{lock_network, lock_profile};
+use super::names::Names;
+use super::state::{creation, find, list, require};
 use crate::k8s;
 use crate::runtime::Runtime;
 use crate::ui::Ui;
@@ -44,7 +47,7 @@ pub async fn delete(
     }
     rt.remove_volume(&names.volume).await?;
     let removed_entries = kubeconfig::remove(kubeconfig, &names.context)?;
-    let _network = super::lock_network()?;
+    let _network = lock_network()?;
     if list(rt).await?.is_empty() {
         rt.remove_network_if_unused(NETWORK).await?;
     }
@@ -101,7 +104,7 @@ pub async fn status(rt: &Runtime, profile: &str, kubeconfig: &kubeconfig::Chain)
     s.container = node.state.clone();
     s.endpoint = node.endpoint();
     s.privilege = Some(node.privilege.clone());
-    s.creation = Some(super::creation(rt, &node).await?.describe().to_string());
+    s.creation = Some(creation(rt, &node).await?.describe().to_string());
     let has_context = kubeconfig::has_context(kubeconfig, &names.context).unwrap_or(false);
     if has_context {
         s.context = Some(names.context.clone());
@@ -150,7 +153,7 @@ mod tests {
         s.node = "NotReady".into();
         assert!(!s.healthy());
         s.node = "Ready".into();
-        s.creation = Some(crate::cluster::Creation::Interrupted.describe().into());
+        s.creation = Some(super::super::state::Creation::Interrupted.describe().into());
         assert!(!s.healthy());
     }
 }

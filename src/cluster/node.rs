@@ -10,9 +10,10 @@ use crate::runtime::models::{
 use anyhow::Result;
 
 use super::config::{
-    Names, API_PORT, LABEL_API_PORT, LABEL_CLUSTER, LABEL_IMAGE, LABEL_MARKS, LABEL_PRIVILEGE,
-    LABEL_ROLE, NETWORK,
+    API_PORT, LABEL_API_PORT, LABEL_CLUSTER, LABEL_IMAGE, LABEL_MARKS, LABEL_PRIVILEGE, LABEL_ROLE,
+    NETWORK,
 };
+use super::names::Names;
 
 /// Where minik and kubeadm keep things inside a node.
 pub const KUBEADM_LOG: &str = "/var/log/minik-kubeadm.log";

@@ -5,7 +5,6 @@ use anyhow::Result;
 use super::target::Target;
 use crate::addons::{self, EnableOptions};
 use crate::cli::{AddonsCommand, Format};
-use crate::cluster::config;
 use crate::k8s::Timeouts;
 use crate::ui::Ui;
 
@@ -58,7 +57,7 @@ pub async fn run(ui: &Ui, cmd: AddonsCommand) -> Result<u8> {
             // Everything the user typed is checked before any cluster is contacted.
             let addon = addons::find(&a.name)?;
             addons::values::resolve(addon, a.values.as_deref(), &a.set, &a.image)?;
-            let wait = config::parse_wait(&a.wait)?;
+            let wait = crate::units::parse_wait(&a.wait)?;
             let target = Target::resolve(&a.target).await?;
             let client = target.client(Timeouts::Streaming).await?;
             let opts = EnableOptions {

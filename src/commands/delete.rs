@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::cli::DeleteArgs;
-use crate::cluster::{self, config, kubeconfig};
+use crate::cluster::{self, kubeconfig};
 use crate::runtime::Runtime;
 use crate::ui::Ui;
 
@@ -17,7 +17,7 @@ pub async fn run(ui: &Ui, args: DeleteArgs) -> Result<u8> {
             .map(|n| n.profile)
             .collect()
     } else {
-        config::validate_profile(&args.profile.profile)?;
+        crate::cluster::names::validate_profile(&args.profile.profile)?;
         vec![args.profile.profile]
     };
     if profiles.is_empty() {

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::cli::Profile;
-use crate::cluster::{self, config::Names, kubeconfig, node};
+use crate::cluster::{self, kubeconfig, names::Names, node};
 use crate::runtime::Runtime;
 
 pub async fn run(p: Profile) -> Result<u8> {

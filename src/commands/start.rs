@@ -3,14 +3,14 @@
 use anyhow::Result;
 
 use crate::cli::StartArgs;
-use crate::cluster::{self, config, kubeconfig, StartOptions};
+use crate::cluster::{self, kubeconfig, StartOptions};
 use crate::runtime::Runtime;
 use crate::ui::{human_duration, Ui};
 
 pub async fn run(ui: &Ui, args: StartArgs) -> Result<u8> {
     let image = match (&args.image, &args.kubernetes_version) {
         (Some(image), _) => Some(image.clone()),
-        (None, Some(v)) => Some(config::image_for_version(v)?.to_string()),
+        (None, Some(v)) => Some(crate::cluster::version::image_for_version(v)?.to_string()),
         (None, None) => None,
     };
     let opts = StartOptions {
@@ -20,14 +20,14 @@ pub async fn run(ui: &Ui, args: StartArgs) -> Result<u8> {
         memory: args
             .memory
             .as_deref()
-            .map(config::parse_memory)
+            .map(crate::units::parse_memory)
             .transpose()?,
         retain: args.retain,
-        wait: config::parse_wait(&args.wait)?,
+        wait: crate::units::parse_wait(&args.wait)?,
         keep_context: args.keep_context,
         kubeconfig: kubeconfig::Chain::from_env()?,
     };
-    config::validate_profile(&opts.profile)?;
+    crate::cluster::names::validate_profile(&opts.profile)?;
     let rt = Runtime::connect().await?;
     ui.info(format!("Starting cluster {:?}", opts.profile));
     let report = cluster::start(&rt, ui, &opts).await?;

@@ -3,11 +3,11 @@
 use anyhow::Result;
 
 use crate::cli::{Format, StatusArgs};
-use crate::cluster::{self, config, kubeconfig};
+use crate::cluster::{self, kubeconfig};
 use crate::runtime::Runtime;
 
 pub async fn run(args: StatusArgs) -> Result<u8> {
-    config::validate_profile(&args.profile.profile)?;
+    crate::cluster::names::validate_profile(&args.profile.profile)?;
     let rt = Runtime::connect().await?;
     let s = cluster::status(&rt, &args.profile.profile, &kubeconfig::Chain::from_env()?).await?;
     match args.output {

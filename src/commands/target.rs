@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use crate::cli::ClusterTarget;
-use crate::cluster::{self, config::Names, NodeInfo};
+use crate::cluster::{self, names::Names, NodeInfo};
 use crate::k8s::{self, Timeouts};
 use crate::runtime::Runtime;
 

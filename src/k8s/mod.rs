@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod forward;
+pub mod kubeconfig;
 pub mod token;
 pub mod wait;
 
@@ -30,7 +31,7 @@ pub enum Timeouts {
 
 /// A client for `context` of the user's kubeconfig as kubectl reads it: every file of
 /// $KUBECONFIG merged (missing ones skipped), else ~/.kube/config. The one kubeconfig
-/// policy of minik (see [`crate::cluster::kubeconfig::Chain`]): the file minik writes its
+/// policy of minik (see [`kubeconfig::Chain`]): the file minik writes its
 /// entries to is always part of that merge.
 pub async fn client(context: &str, timeouts: Timeouts) -> Result<Client> {
     let mut config = config_for(context).await?;
@@ -43,7 +44,7 @@ pub async fn client(context: &str, timeouts: Timeouts) -> Result<Client> {
 }
 
 async fn config_for(context: &str) -> Result<Config> {
-    let merged = crate::cluster::kubeconfig::Chain::from_env()?.merged()?;
+    let merged = kubeconfig::Chain::from_env()?.merged()?;
     let opts = KubeConfigOptions {
         context: Some(context.to_string()),
         ..Default::default()

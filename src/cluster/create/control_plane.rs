@@ -17,7 +17,7 @@ impl Run<'_> {
             .await
             .context("the node image has no /kind/version: is it a kind node image?")?
             .stdout;
-        let version = config::KubeVersion::parse(&version_text)?;
+        let version = super::super::version::KubeVersion::parse(&version_text)?;
         let containerd_config = rt
             .exec(&c, &["cat", "/etc/containerd/config.toml"], None)
             .await?

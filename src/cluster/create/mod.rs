@@ -6,9 +6,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::config::{self, Names, NETWORK};
+use super::config::NETWORK;
 use super::kubeconfig;
-use super::{find, lock_profile, NodeInfo};
+use super::lock::{lock_network, lock_profile};
+use super::names::{self, Names};
+use super::state::{creation, find, Creation, NodeInfo};
+use super::version::{self, KubeVersion};
 use crate::error::Hinted;
 use crate::runtime::Runtime;
 use crate::ui::Ui;
@@ -114,18 +117,18 @@ fn restart_steps(opts: &StartOptions) -> Vec<StepKind> {
 
 /// Creates the cluster, or restarts it when it exists and is stopped.
 pub async fn start(rt: &Runtime, ui: &Ui, opts: &StartOptions) -> Result<StartReport> {
-    config::validate_profile(&opts.profile)?;
+    names::validate_profile(&opts.profile)?;
     let _lock = lock_profile(&opts.profile)?;
     let started = Instant::now();
     let names = Names::new(&opts.profile);
     let mut existing = find(rt, &opts.profile).await?;
     let creation = match &existing {
-        Some(node) => Some(super::creation(rt, node).await?),
+        Some(node) => Some(creation(rt, node).await?),
         None => None,
     };
     let recreate;
     let mut opts = opts;
-    if creation == Some(super::Creation::Interrupted) {
+    if creation == Some(Creation::Interrupted) {
         // kubeadm may have run half-way: nothing on the node can be trusted.
         ui.warn(format!(
             "cluster {:?} was not completely created (an earlier start was interrupted): creating it anew",
@@ -142,7 +145,7 @@ pub async fn start(rt: &Runtime, ui: &Ui, opts: &StartOptions) -> Result<StartRe
         };
         opts = &recreate;
     }
-    let resume = creation == Some(super::Creation::ControlPlaneDone);
+    let resume = creation == Some(Creation::ControlPlaneDone);
     if resume {
         ui.note(format!(
             "cluster {:?} was interrupted after its control plane started: finishing it",
@@ -302,7 +305,7 @@ impl Run<'_> {
         self.opts
             .image
             .clone()
-            .unwrap_or_else(|| config::default_image().to_string())
+            .unwrap_or_else(|| version::default_image().to_string())
     }
 
     /// Records on the node's volume that creation got this far.
@@ -324,7 +327,7 @@ impl Run<'_> {
         else {
             return false;
         };
-        config::KubeVersion::parse(&out.stdout).is_ok_and(|v| !v.at_least(1, 24))
+        KubeVersion::parse(&out.stdout).is_ok_and(|v| !v.at_least(1, 24))
     }
 
     /// Removes what this run created, unless --retain.
@@ -360,7 +363,7 @@ impl Run<'_> {
             }
         }
         if self.created.network {
-            if let Ok(_network) = super::lock_network() {
+            if let Ok(_network) = lock_network() {
                 let _ = rt.remove_network_if_unused(NETWORK).await;
             }
         }

@@ -13,7 +13,7 @@ impl Run<'_> {
     pub(super) async fn prepare_node(&mut self) -> Result<Option<String>> {
         let rt = self.rt;
         // Also makes concurrent creations pick different addresses and ports.
-        let _network = crate::cluster::lock_network()?;
+        let _network = super::super::lock::lock_network()?;
         let labels = std::collections::HashMap::from([(
             config::LABEL_CLUSTER.to_string(),
             "shared".to_string(),
@@ -23,7 +23,7 @@ impl Run<'_> {
         self.created.network = !network_existed;
 
         // Addresses and ports of every other minik node, running or stopped: they keep theirs.
-        let others = crate::cluster::list(rt).await?;
+        let others = super::super::state::list(rt).await?;
         let used_ips: Vec<String> = others.iter().filter_map(|n| n.ip.clone()).collect();
         let ip = node::pick_ip(&subnet, &used_ips)?;
         let used_ports: Vec<u16> = others.iter().filter_map(|n| n.api_port).collect();
