@@ -88,6 +88,18 @@ impl Downloader {
         p.is_file().then_some(p)
     }
 
+    /// A verified `file_name` cached under any source's key.
+    fn cached_from_another_source(&self, file_name: &str) -> Option<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&self.cache_dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join(file_name))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        found.into_iter().next()
+    }
+
     /// Returns the verified file, from the cache or downloaded.
     pub async fn fetch(&self, ui: &Ui, a: &Artifact) -> Result<PathBuf> {
         if let Some(target) = self.cached(a) {
@@ -95,9 +107,23 @@ impl Downloader {
             return Ok(target);
         }
         if self.offline {
+            // A copy from another source is not used: nothing offline can check it against
+            // this source's checksum. Say that it is there and how to get at it.
+            let hint = match self.cached_from_another_source(&a.file_name) {
+                Some(other) => format!(
+                    "a copy downloaded from another source is in {}: pass the same --mirror (or --tarball) as when it was downloaded",
+                    other.display()
+                ),
+                None => "run once without --offline where the download works, or pass --tarball with a local copy".to_string(),
+            };
             return Err(Hinted::new(
-                format!("{} is not in the download cache ({})", a.file_name, self.cache_dir.display()),
-                "run once without --offline where the download works, or pass --tarball with a local copy",
+                format!(
+                    "{} from {} is not in the download cache ({})",
+                    a.file_name,
+                    a.url,
+                    self.cache_dir.display()
+                ),
+                hint,
             )
             .into());
         }
@@ -840,7 +866,15 @@ mod served {
             .fetch(&ui(), &artifact(&s, "two"))
             .await
             .unwrap_err();
-        assert!(crate::error::render(&e).contains("x.tgz is not in the download cache"));
+        let e = crate::error::render(&e);
+        assert!(
+            e.contains("x.tgz from ") && e.contains("is not in the download cache"),
+            "{e}"
+        );
+        assert!(
+            e.contains("a copy downloaded from another source is in"),
+            "{e}"
+        );
 
         let second = d.fetch(&ui(), &artifact(&s, "two")).await.unwrap();
         assert_eq!(std::fs::read(&second).unwrap(), two);

@@ -326,16 +326,31 @@ fn interrupted_download_resumes_with_a_range_request() {
     assert!(image_exists(tag));
     let _ = docker(&["rmi", "-f", tag]);
 
-    // --offline now works from the cache; with an empty cache it says what is missing.
-    let out = build_spark(&c, cache.path(), "9.9.1", tag, &["--offline"]);
+    // --offline now works from the cache for the same source; another source's copy is not
+    // taken (nothing offline can check it), and the error says where it is.
+    let out = build_spark(
+        &c,
+        cache.path(),
+        "9.9.1",
+        tag,
+        &["--offline", "--mirror", &url],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = build_spark(&c, cache.path(), "9.9.1", tag, &["--offline"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("a copy downloaded from another source is in"),
+        "{}",
+        text(&out.stderr)
+    );
     let _ = docker(&["rmi", "-f", tag]);
     let empty = tempfile::tempdir().unwrap();
     let out = build_spark(&c, empty.path(), "9.9.1", tag, &["--offline"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
-        err.contains("spark-9.9.1-bin-hadoop3.tgz is not in the download cache")
+        err.contains("spark-9.9.1-bin-hadoop3.tgz from ")
+            && err.contains("is not in the download cache")
             && err.contains("hint: "),
         "{err}"
     );
