@@ -56,6 +56,10 @@ pub fn render(p: &KubeadmParams) -> String {
             ("provider-id", &format!("minik://{}", p.node_name)),
         ],
     );
+    // One node has no one to elect: with leader election, a restarted scheduler and
+    // controller-manager first wait out the lease their pre-stop selves held (≈ 15 s on
+    // restart before any pod is scheduled).
+    let no_election = args(v, "    ", &[("leader-elect", "false")]);
     format!(
         r#"apiVersion: {api}
 kind: InitConfiguration
@@ -76,7 +80,11 @@ kubernetesVersion: {v}
 controlPlaneEndpoint: {ip}:{port}
 apiServer:
   certSANs: [localhost, 127.0.0.1, {ip}]
-networking:
+controllerManager:
+  extraArgs:
+{no_election}scheduler:
+  extraArgs:
+{no_election}networking:
   podSubnet: {pods}
   serviceSubnet: {services}
   dnsDomain: cluster.local
@@ -168,6 +176,8 @@ mod tests {
         assert!(c.contains("  taints: []\n"));
         assert!(c.contains("cgroupDriver: cgroupfs\n"));
         assert!(c.contains("  maxPerCore: 0\n"));
+        assert!(c.contains("controllerManager:\n  extraArgs:\n    leader-elect: \"false\"\n"));
+        assert!(c.contains("scheduler:\n  extraArgs:\n    leader-elect: \"false\"\n"));
         assert_eq!(c.matches("\n---\n").count(), 3);
     }
 
@@ -178,6 +188,9 @@ mod tests {
         assert!(
             c.contains("  kubeletExtraArgs:\n    - name: node-ip\n      value: \"172.29.0.2\"\n")
         );
+        assert!(c.contains(
+            "scheduler:\n  extraArgs:\n    - name: leader-elect\n      value: \"false\"\n"
+        ));
     }
 
     #[test]

@@ -107,6 +107,58 @@ pub async fn default_service_account(client: &Client, needs_token: bool) -> Resu
     Ok(sa.is_some_and(|sa| !needs_token || sa.secrets.is_some_and(|s| !s.is_empty())))
 }
 
+/// Taints the node lifecycle controller puts on nodes that are not (yet, or no longer) Ready.
+const NOT_READY_TAINTS: [&str; 2] = [
+    "node.kubernetes.io/not-ready",
+    "node.kubernetes.io/unreachable",
+];
+
+/// Whether every node is Ready (counting only reports since `since`) AND schedulable: no
+/// not-ready or unreachable taint left. The controller-manager lifts those taints only on
+/// its next pass over the node (on v1.20 up to 13 s after Ready); a node that is Ready has
+/// them lifted here instead, in one request guarded by its resourceVersion, so that a pod
+/// created the moment `start` returns is scheduled at once.
+pub async fn nodes_usable(client: &Client, since: Option<i64>) -> Result<bool> {
+    use kube::api::{Patch, PatchParams};
+    let api = Api::<Node>::all(client.clone());
+    let nodes = api
+        .list(&ListParams::default())
+        .await
+        .context("cannot list nodes")?;
+    if nodes.items.is_empty() {
+        return Ok(false);
+    }
+    let mut usable = true;
+    for node in &nodes.items {
+        if !node_is_ready(node, since) {
+            usable = false;
+            continue;
+        }
+        let taints = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.clone())
+            .unwrap_or_default();
+        let (stale, keep): (Vec<_>, Vec<_>) = taints
+            .into_iter()
+            .partition(|t| NOT_READY_TAINTS.contains(&t.key.as_str()));
+        if stale.is_empty() {
+            continue;
+        }
+        usable = false;
+        let patch = serde_json::json!({
+            "metadata": {"resourceVersion": node.metadata.resource_version},
+            "spec": {"taints": keep},
+        });
+        let name = node.metadata.name.clone().unwrap_or_default();
+        // A conflict means the node changed meanwhile: the next poll looks again.
+        let _ = api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await;
+    }
+    Ok(usable)
+}
+
 pub fn node_is_ready(node: &Node, since: Option<i64>) -> bool {
     node.status
         .as_ref()

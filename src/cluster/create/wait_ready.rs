@@ -22,7 +22,7 @@ impl Run<'_> {
             let client = client.clone();
             // Ready means usable: a pod can be created right after `start` returns.
             async move {
-                Ok(k8s::nodes_ready_since(&client, fresh_since).await?
+                Ok(k8s::nodes_usable(&client, fresh_since).await?
                     && k8s::default_service_account(&client, needs_token).await?)
             }
         })
