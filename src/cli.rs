@@ -227,8 +227,31 @@ pub struct SparkSubmitArgs {
     /// Keep the driver pod (and its log) after the application ends.
     #[arg(long)]
     pub keep: bool,
-    /// The application: local:///path inside the image, or a file on this machine (sent
-    /// along in a ConfigMap; at most 1 MB).
+    /// The main class of a JVM application (when its JAR's manifest names none).
+    #[arg(long)]
+    pub class: Option<String>,
+    /// The application's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Extra JARs for the driver and executors, comma-separated or repeated: host files,
+    /// local:///path in the image, or URLs.
+    #[arg(long)]
+    pub jars: Vec<String>,
+    /// .py, .zip or .egg files for the Python path, comma-separated or repeated.
+    #[arg(long)]
+    pub py_files: Vec<String>,
+    /// Files placed in each executor's working directory (SparkFiles), comma-separated or
+    /// repeated.
+    #[arg(long)]
+    pub files: Vec<String>,
+    /// CPU cores of the driver (its pod's request).
+    #[arg(long)]
+    pub driver_cores: Option<String>,
+    /// Spark properties from a file (KEY=VALUE lines); --conf wins over it.
+    #[arg(long, value_name = "FILE")]
+    pub properties_file: Option<std::path::PathBuf>,
+    /// The application: a .py or .jar file on this machine (copied into a minik node once,
+    /// by content), local:///path inside the image, or a URL.
     pub app: String,
     /// Arguments for the application.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

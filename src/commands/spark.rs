@@ -15,7 +15,7 @@ fn image_of(t: &SparkTarget) -> String {
 
 /// The kubeconfig context to use; for a minik profile, also makes sure the image is in the
 /// node (loading it from the host engine when it is only there).
-async fn target(ui: &Ui, t: &SparkTarget, image: &str) -> Result<String> {
+async fn target(ui: &Ui, t: &SparkTarget, image: &str) -> Result<Target> {
     let target = Target::resolve(&t.cluster).await?;
     if let Some((rt, node)) = &target.node {
         let absent = image::ensure_in_node(rt, ui, &node.container, &[image.to_string()]).await?;
@@ -29,29 +29,46 @@ async fn target(ui: &Ui, t: &SparkTarget, image: &str) -> Result<String> {
             .into());
         }
     }
-    Ok(target.context)
+    Ok(target)
 }
 
 pub async fn run(ui: &Ui, cmd: SparkCommand) -> Result<u8> {
     match cmd {
         SparkCommand::Submit(a) => {
-            let image = image_of(&a.target);
-            let context = target(ui, &a.target, &image).await?;
-            let client = crate::k8s::client(&context, Timeouts::Streaming).await?;
+            // spark-submit's precedence: --conf over the properties file.
+            let mut conf = match &a.properties_file {
+                Some(p) => spark::files::read_properties(p)?,
+                None => Vec::new(),
+            };
+            conf.extend(a.conf);
             let opts = SubmitOptions {
-                image,
-                namespace: a.target.namespace,
+                image: image_of(&a.target),
+                namespace: a.target.namespace.clone(),
                 executors: a.executors,
                 executor_memory: a.executor_memory,
                 executor_cores: a.executor_cores,
                 executor_request_cores: spark::EXECUTOR_REQUEST_CORES.into(),
                 driver_memory: a.driver_memory,
-                conf: a.conf,
+                conf,
                 keep: a.keep,
+                class: a.class,
+                name: a.name,
+                jars: a.jars,
+                py_files: a.py_files,
+                files: a.files,
+                driver_cores: a.driver_cores,
                 app: a.app,
                 args: a.args,
             };
-            let code = spark::submit(client, ui, &opts).await?;
+            // Files that cannot work are refused before an image is loaded or a pod made.
+            spark::check_inputs(&opts, a.target.cluster.context.is_none())?;
+            let target = target(ui, &a.target, &opts.image).await?;
+            let client = crate::k8s::client(&target.context, Timeouts::Streaming).await?;
+            let stager = target.node.as_ref().map(|(rt, node)| spark::files::Stager {
+                rt,
+                container: node.container.clone(),
+            });
+            let code = spark::submit(client, ui, &opts, stager.as_ref()).await?;
             if code != 0 {
                 ui.warn(format!("the application exited with code {code}"));
             }

@@ -3,9 +3,10 @@
 //! needed) and its executors as pods owned by that driver pod, so that deleting the driver
 //! collects them. `env` prints what a host-side spark-submit needs.
 
+pub mod files;
 mod submit;
 
-pub use submit::{ensure_rbac, submit, SubmitOptions};
+pub use submit::{check_inputs, ensure_rbac, submit, SubmitOptions};
 
 /// The service account (and Role, RoleBinding) the driver runs as.
 pub const SERVICE_ACCOUNT: &str = "spark";

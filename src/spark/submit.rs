@@ -13,6 +13,7 @@ use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostPar
 use kube::{Api, Client};
 use serde_json::json;
 
+use super::files::{locate, main_class, Source, Stager, NODE_FILES};
 use super::{pod_memory, BLOCK_MANAGER_PORT, DRIVER_PORT, MAX_APP_FILE, SERVICE_ACCOUNT};
 use crate::error::Hinted;
 use crate::ui::Ui;
@@ -30,14 +31,171 @@ pub struct SubmitOptions {
     pub driver_memory: String,
     pub conf: Vec<(String, String)>,
     pub keep: bool,
+    /// spark-submit's own: --class, --name, --jars, --py-files, --files, --driver-cores.
+    pub class: Option<String>,
+    pub name: Option<String>,
+    pub jars: Vec<String>,
+    pub py_files: Vec<String>,
+    pub files: Vec<String>,
+    pub driver_cores: Option<String>,
     pub app: String,
     pub args: Vec<String>,
 }
 
+/// The application as checked before anything is created.
+enum AppInput {
+    Uri(String),
+    /// A small text file for a cluster minik cannot copy files into.
+    ConfigMap(String, String),
+    Host(PathBuf),
+}
+
+/// Every file argument, located (and refused when it cannot work) before anything exists.
+pub struct Inputs {
+    app: AppInput,
+    jars: Vec<Source>,
+    py_files: Vec<Source>,
+    files: Vec<Source>,
+}
+
+/// What the driver is given: URIs and paths it can open.
+#[derive(Debug, Default)]
+struct Resolved {
+    app: String,
+    jars: Vec<String>,
+    py_files: Vec<String>,
+    files: Vec<String>,
+    /// Host files were staged in the node: the driver mounts them.
+    mount_files: bool,
+    /// The application came in a ConfigMap: the driver mounts it.
+    mount_app: bool,
+}
+
+/// Refuses, before anything is created, the file arguments that cannot work.
+pub fn check_inputs(o: &SubmitOptions, can_stage: bool) -> Result<Inputs> {
+    let app = match locate("application", &o.app)? {
+        Source::Uri(u) => AppInput::Uri(u),
+        Source::Host(p) => {
+            if p.extension().is_some_and(|e| e == "jar")
+                && o.class.is_none()
+                && main_class(&p)?.is_none()
+            {
+                return Err(Hinted::new(
+                    format!("{} names no main class in its manifest", o.app),
+                    "pass --class with the class to run, e.g. --class org.apache.spark.examples.SparkPi",
+                )
+                .into());
+            }
+            if can_stage {
+                AppInput::Host(p)
+            } else {
+                let (_, file) = resolve_app(&o.app)?;
+                let (file_name, content) = file.expect("a host file");
+                AppInput::ConfigMap(file_name, content)
+            }
+        }
+    };
+    let list = |what: &str, args: &[String]| -> Result<Vec<Source>> {
+        let mut out = Vec::new();
+        for a in args
+            .iter()
+            .flat_map(|a| a.split(','))
+            .filter(|a| !a.is_empty())
+        {
+            let s = locate(what, a)?;
+            if matches!(s, Source::Host(_)) && !can_stage {
+                return Err(Hinted::new(
+                    format!("{what} {a} is a file on this machine, and the target is not a minik cluster"),
+                    "host files travel only to minik clusters; elsewhere pass local:///path inside the image or a URL (https://, s3a://, …)",
+                )
+                .into());
+            }
+            out.push(s);
+        }
+        Ok(out)
+    };
+    Ok(Inputs {
+        app,
+        jars: list("--jars", &o.jars)?,
+        py_files: list("--py-files", &o.py_files)?,
+        files: list("--files", &o.files)?,
+    })
+}
+
+/// Copies the host files into the node (those already there by content are skipped).
+async fn stage(ui: &Ui, stager: Option<&Stager<'_>>, inputs: Inputs) -> Result<Resolved> {
+    let mut hosts: Vec<PathBuf> = Vec::new();
+    if let AppInput::Host(p) = &inputs.app {
+        hosts.push(p.clone());
+    }
+    for s in inputs
+        .jars
+        .iter()
+        .chain(&inputs.py_files)
+        .chain(&inputs.files)
+    {
+        if let Source::Host(p) = s {
+            hosts.push(p.clone());
+        }
+    }
+    let mut staged = std::collections::HashMap::new();
+    if let (Some(stager), false) = (stager, hosts.is_empty()) {
+        ui.step_with(
+            format!("Copying {} file(s) into the node", hosts.len()),
+            async {
+                let (mut copied, mut kept) = (0, 0);
+                for p in &hosts {
+                    let (node_path, fresh) = stager.stage(p).await?;
+                    if fresh {
+                        copied += 1
+                    } else {
+                        kept += 1
+                    }
+                    staged.insert(p.clone(), node_path);
+                }
+                Ok(((), Some(format!("{copied} copied, {kept} already there"))))
+            },
+        )
+        .await?;
+    }
+    let uri = |s: &Source| match s {
+        Source::Uri(u) => u.clone(),
+        Source::Host(p) => staged[p].clone(),
+    };
+    let mut r = Resolved {
+        jars: inputs.jars.iter().map(uri).collect(),
+        py_files: inputs.py_files.iter().map(uri).collect(),
+        files: inputs.files.iter().map(uri).collect(),
+        mount_files: !staged.is_empty(),
+        ..Default::default()
+    };
+    r.app = match inputs.app {
+        AppInput::Uri(u) => u,
+        AppInput::Host(p) => staged[&p].clone(),
+        AppInput::ConfigMap(file_name, _) => {
+            r.mount_app = true;
+            format!("local://{APP_DIR}/{file_name}")
+        }
+    };
+    Ok(r)
+}
+
 const APP_DIR: &str = "/opt/spark/work-dir/app";
 
-/// Runs the application; returns its exit code.
-pub async fn submit(client: Client, ui: &Ui, opts: &SubmitOptions) -> Result<i32> {
+/// Runs the application; returns its exit code. `stager` copies host files into a minik
+/// node (None for other clusters, which take only URIs and small text applications).
+pub async fn submit(
+    client: Client,
+    ui: &Ui,
+    opts: &SubmitOptions,
+    stager: Option<&Stager<'_>>,
+) -> Result<i32> {
+    // Everything that cannot work is refused before anything is created.
+    let inputs = check_inputs(opts, stager.is_some())?;
+    let app_file = match &inputs.app {
+        AppInput::ConfigMap(n, c) => Some((n.clone(), c.clone())),
+        _ => None,
+    };
     let step = ui.step(format!("Preparing namespace {}", opts.namespace));
     ensure_rbac(&client, &opts.namespace).await?;
     step.done_with(format!("service account {SERVICE_ACCOUNT}"));
@@ -45,7 +203,7 @@ pub async fn submit(client: Client, ui: &Ui, opts: &SubmitOptions) -> Result<i32
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), &opts.namespace);
     let name = format!("spark-{}", unique_suffix());
-    let (app_uri, app_file) = resolve_app(&opts.app)?;
+    let resolved = stage(ui, stager, inputs).await?;
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), &opts.namespace);
     if let Some((file_name, content)) = &app_file {
         let cm: ConfigMap = serde_json::from_value(json!({
@@ -57,7 +215,7 @@ pub async fn submit(client: Client, ui: &Ui, opts: &SubmitOptions) -> Result<i32
             .await
             .context("cannot store the application file in a ConfigMap")?;
     }
-    let pod = driver_pod(&name, opts, &app_uri, app_file.is_some())?;
+    let pod = driver_pod(&name, opts, &resolved)?;
     let step = ui.step(format!("Starting driver {name}"));
     let created = pods.create(&PostParams::default(), &pod).await;
     let created = match created {
@@ -132,14 +290,14 @@ fn resolve_app(app: &str) -> Result<(String, Option<(String, String)>)> {
                 "application {app} is {} bytes; a host file may be at most {MAX_APP_FILE} bytes",
                 meta.len()
             ),
-            "put bigger applications into an image (FROM the Spark image) and pass local:///path",
+            "to clusters other than minik's, put bigger applications into an image (FROM the Spark image) and pass local:///path, or a URL",
         )
         .into());
     }
     let content = std::fs::read_to_string(&path).map_err(|e| {
         Hinted::new(
             format!("cannot read {app} as text"),
-            "host applications travel as text (Python files); put binaries into an image",
+            "to clusters other than minik's, a host application travels as text in a ConfigMap (a Python file up to 1 MB); pass local:///path inside an image or a URL",
         )
         .caused_by(e)
     })?;
@@ -155,7 +313,7 @@ fn resolve_app(app: &str) -> Result<(String, Option<(String, String)>)> {
 }
 
 /// The driver pod: spark-submit in client mode, reachable on its pod IP.
-fn driver_pod(name: &str, o: &SubmitOptions, app_uri: &str, mount_app: bool) -> Result<Pod> {
+fn driver_pod(name: &str, o: &SubmitOptions, r: &Resolved) -> Result<Pod> {
     let driver_mem = crate::units::parse_memory(&o.driver_memory)?;
     let mut args: Vec<String> = vec![
         "/opt/spark/bin/spark-submit".into(),
@@ -166,6 +324,20 @@ fn driver_pod(name: &str, o: &SubmitOptions, app_uri: &str, mount_app: bool) -> 
         "--driver-memory".into(),
         o.driver_memory.clone(),
     ];
+    for (flag, value) in [("--class", &o.class), ("--name", &o.name)] {
+        if let Some(v) = value {
+            args.extend([flag.to_string(), v.clone()]);
+        }
+    }
+    for (flag, list) in [
+        ("--jars", &r.jars),
+        ("--py-files", &r.py_files),
+        ("--files", &r.files),
+    ] {
+        if !list.is_empty() {
+            args.extend([flag.to_string(), list.join(",")]);
+        }
+    }
     let mut conf: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in [
         ("spark.kubernetes.namespace", o.namespace.clone()),
@@ -198,6 +370,10 @@ fn driver_pod(name: &str, o: &SubmitOptions, app_uri: &str, mount_app: bool) -> 
     ] {
         conf.insert(k.to_string(), v);
     }
+    // In client mode the driver's cores are its pod's; Spark is told the same.
+    if let Some(c) = &o.driver_cores {
+        conf.insert("spark.driver.cores".into(), c.clone());
+    }
     for (k, v) in &o.conf {
         conf.insert(k.clone(), v.clone());
     }
@@ -205,7 +381,7 @@ fn driver_pod(name: &str, o: &SubmitOptions, app_uri: &str, mount_app: bool) -> 
         args.push("--conf".into());
         args.push(format!("{k}={v}"));
     }
-    args.push(app_uri.to_string());
+    args.push(r.app.clone());
     args.extend(o.args.iter().cloned());
     let mem = format!("{}Mi", pod_memory(driver_mem) >> 20);
     let mut pod = json!({
@@ -230,14 +406,23 @@ fn driver_pod(name: &str, o: &SubmitOptions, app_uri: &str, mount_app: bool) -> 
                     {"name": "blockmanager", "containerPort": BLOCK_MANAGER_PORT},
                     {"name": "ui", "containerPort": 4040},
                 ],
-                "resources": {"requests": {"memory": mem, "cpu": "250m"}, "limits": {"memory": mem}},
+                "resources": {"requests": {"memory": mem, "cpu": o.driver_cores.clone().unwrap_or_else(|| "250m".into())}, "limits": {"memory": mem}},
             }],
         },
     });
-    if mount_app {
-        pod["spec"]["volumes"] = json!([{"name": "app", "configMap": {"name": name}}]);
-        pod["spec"]["containers"][0]["volumeMounts"] =
-            json!([{"name": "app", "mountPath": APP_DIR}]);
+    let (mut volumes, mut mounts) = (Vec::new(), Vec::new());
+    if r.mount_app {
+        volumes.push(json!({"name": "app", "configMap": {"name": name}}));
+        mounts.push(json!({"name": "app", "mountPath": APP_DIR}));
+    }
+    if r.mount_files {
+        volumes
+            .push(json!({"name": "files", "hostPath": {"path": NODE_FILES, "type": "Directory"}}));
+        mounts.push(json!({"name": "files", "mountPath": NODE_FILES, "readOnly": true}));
+    }
+    if !volumes.is_empty() {
+        pod["spec"]["volumes"] = json!(volumes);
+        pod["spec"]["containers"][0]["volumeMounts"] = json!(mounts);
     }
     Ok(serde_json::from_value(pod)?)
 }
@@ -528,6 +713,12 @@ mod tests {
             driver_memory: "512m".into(),
             conf: vec![("spark.executor.memory".into(), "768m".into())],
             keep: false,
+            class: None,
+            name: None,
+            jars: vec![],
+            py_files: vec![],
+            files: vec![],
+            driver_cores: None,
             app: "local:///opt/spark/examples/src/main/python/pi.py".into(),
             args: vec!["100".into()],
         }
@@ -536,7 +727,18 @@ mod tests {
     #[test]
     fn driver_pod_runs_client_mode_on_its_pod_ip() {
         let o = opts();
-        let pod = serde_json::to_value(driver_pod("spark-x", &o, &o.app, false).unwrap()).unwrap();
+        let pod = serde_json::to_value(
+            driver_pod(
+                "spark-x",
+                &o,
+                &Resolved {
+                    app: o.app.clone(),
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        )
+        .unwrap();
         let args: Vec<String> =
             serde_json::from_value(pod["spec"]["containers"][0]["args"].clone()).unwrap();
         let joined = args.join(" ");
@@ -560,6 +762,83 @@ mod tests {
         assert_eq!(
             pod["spec"]["containers"][0]["resources"]["requests"]["memory"],
             "896Mi"
+        );
+    }
+
+    #[test]
+    fn spark_submit_flags_reach_the_driver() {
+        let mut o = opts();
+        o.class = Some("org.x.Pi".into());
+        o.name = Some("pi".into());
+        o.driver_cores = Some("1".into());
+        let r = Resolved {
+            app: "/var/lib/minik/spark-files/ab/app.jar".into(),
+            jars: vec![
+                "/var/lib/minik/spark-files/cd/dep.jar".into(),
+                "local:///opt/x.jar".into(),
+            ],
+            files: vec!["https://h/data.csv".into()],
+            mount_files: true,
+            ..Default::default()
+        };
+        let pod = serde_json::to_value(driver_pod("spark-x", &o, &r).unwrap()).unwrap();
+        let args: Vec<String> =
+            serde_json::from_value(pod["spec"]["containers"][0]["args"].clone()).unwrap();
+        let joined = args.join(" ");
+        for part in [
+            "--class org.x.Pi",
+            "--name pi",
+            "--jars /var/lib/minik/spark-files/cd/dep.jar,local:///opt/x.jar",
+            "--files https://h/data.csv",
+            "--conf spark.driver.cores=1",
+        ] {
+            assert!(joined.contains(part), "{part} missing from {joined}");
+        }
+        assert!(!joined.contains("--py-files"));
+        assert!(
+            joined.ends_with("/var/lib/minik/spark-files/ab/app.jar 100"),
+            "{joined}"
+        );
+        assert_eq!(pod["spec"]["volumes"][0]["hostPath"]["path"], NODE_FILES);
+        assert_eq!(
+            pod["spec"]["containers"][0]["resources"]["requests"]["cpu"],
+            "1"
+        );
+    }
+
+    #[test]
+    fn inputs_that_cannot_work_are_refused_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let jar = dir.path().join("app.jar");
+        {
+            let mut z = zip::ZipWriter::new(std::fs::File::create(&jar).unwrap());
+            z.start_file("a/B.class", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.finish().unwrap();
+        }
+        let mut o = opts();
+        o.app = jar.to_str().unwrap().into();
+        let e = crate::error::render(&check_inputs(&o, true).err().unwrap());
+        assert!(
+            e.contains("names no main class") && e.contains("--class"),
+            "{e}"
+        );
+        o.class = Some("a.B".into());
+        assert!(check_inputs(&o, true).is_ok());
+        let e = crate::error::render(&check_inputs(&o, false).err().unwrap());
+        assert!(
+            e.contains("cannot read") && e.contains("clusters other than minik's"),
+            "{e}"
+        );
+        o.app = "local:///opt/app.jar".into();
+        o.jars = vec![jar.to_str().unwrap().into()];
+        let e = crate::error::render(&check_inputs(&o, false).err().unwrap());
+        assert!(e.contains("not a minik cluster"), "{e}");
+        o.files = vec!["/no/such.csv".into()];
+        let e = crate::error::render(&check_inputs(&o, true).err().unwrap());
+        assert!(
+            e.contains("--files /no/such.csv is not a file on this machine"),
+            "{e}"
         );
     }
 

@@ -183,6 +183,101 @@ fn spark_submit_runs_drivers_and_executors_in_pods() {
         assert!(spark_pods(&c).is_empty());
     }
 
+    // 5. A JVM application from the host, as people write them: a JAR whose manifest names
+    // no main class, an extra JAR used on the executors, a data file read there.
+    let jvm = tempfile::tempdir().unwrap();
+    let (app_jar, extra_jar) = build_java_app(
+        jvm.path(),
+        &dist.join(format!("spark-{version}-bin-hadoop3.tgz")),
+    );
+    let data = jvm.path().join("data.txt");
+    std::fs::write(&data, "minik-data-42\n").unwrap();
+    let out = submit(&c, &[app_jar.to_str().unwrap(), "4"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("names no main class") && err.contains("hint: pass --class"),
+        "{err}"
+    );
+    assert!(
+        spark_pods(&c).is_empty(),
+        "a refusal must come before any pod"
+    );
+    let jvm_args = [
+        "--class",
+        "minik.JavaPi",
+        "--name",
+        "java-pi",
+        "--jars",
+        extra_jar.to_str().unwrap(),
+        "--files",
+        data.to_str().unwrap(),
+        app_jar.to_str().unwrap(),
+        "4",
+    ];
+    let out = submit(&c, &jvm_args);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for line in [
+        "Pi is roughly 3.1",
+        "helper says hello from extra.jar",
+        "data file says minik-data-42",
+    ] {
+        assert!(stdout.contains(line), "{line} missing:\n{stdout}\n{stderr}");
+    }
+    assert!(stderr.contains("3 copied, 0 already there"), "{stderr}");
+    wait_no_spark_pods(&c);
+    // The same files again: nothing is copied.
+    let out = submit(&c, &jvm_args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("0 copied, 3 already there"),
+        "{}",
+        text(&out.stderr)
+    );
+    wait_no_spark_pods(&c);
+
+    // 6. --py-files with a package the main file imports, and --properties-file.
+    let zip_path = jvm.path().join("mathx.zip");
+    {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        z.start_file(
+            "mathx/__init__.py",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        z.write_all(b"def double(x):\n    return 2 * x\n").unwrap();
+        z.finish().unwrap();
+    }
+    let main_py = jvm.path().join("main.py");
+    std::fs::write(
+        &main_py,
+        "from pyspark.sql import SparkSession\nimport mathx\nspark = SparkSession.builder.getOrCreate()\n\
+         print('doubled:', spark.sparkContext.parallelize([0, 1, 2], 2).map(mathx.double).collect())\n\
+         print('property:', spark.conf.get('spark.minik.test'))\nspark.stop()\n",
+    )
+    .unwrap();
+    let props = jvm.path().join("spark.conf");
+    std::fs::write(&props, "# from a file\nspark.minik.test=from-the-file\n").unwrap();
+    let out = submit(
+        &c,
+        &[
+            "--executors",
+            "1",
+            "--py-files",
+            zip_path.to_str().unwrap(),
+            "--properties-file",
+            props.to_str().unwrap(),
+            main_py.to_str().unwrap(),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("doubled: [0, 2, 4]"), "{stdout}");
+    assert!(stdout.contains("property: from-the-file"), "{stdout}");
+    wait_no_spark_pods(&c);
+
     // `minik spark env` for a host-side spark-submit.
     let env = c.minik_ok(&["spark", "env", "-p", &c.profile, "--image", TAG]);
     let endpoint = serde_json::from_slice::<serde_json::Value>(
@@ -197,4 +292,96 @@ fn spark_submit_runs_drivers_and_executors_in_pods() {
         "{env}"
     );
     assert!(env.contains("SPARK_K8S_SERVICE_ACCOUNT=spark"), "{env}");
+}
+
+/// Compiles a Java SparkPi (no Main-Class in its manifest) and a helper JAR against the
+/// distribution's own jars: (app.jar, extra.jar).
+fn build_java_app(
+    dir: &std::path::Path,
+    tarball: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let run = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{cmd:?}: {}", text(&out.stderr));
+    };
+    let spark = dir.join("spark");
+    std::fs::create_dir_all(&spark).unwrap();
+    run(Command::new("tar")
+        .args(["-xzf"])
+        .arg(tarball)
+        .arg("-C")
+        .arg(&spark)
+        .args(["--wildcards", "*/jars/*"]));
+    let jars = std::fs::read_dir(&spark)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("jars");
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("minik/extra")).unwrap();
+    std::fs::write(
+        src.join("minik/extra/Helper.java"),
+        "package minik.extra;\npublic class Helper {\n  public static String greeting() { return \"hello from extra.jar\"; }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("minik/JavaPi.java"),
+        r#"package minik;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.spark.SparkFiles;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+public class JavaPi {
+  public static void main(String[] args) throws Exception {
+    SparkSession spark = SparkSession.builder().getOrCreate();
+    JavaSparkContext jsc = new JavaSparkContext(spark.sparkContext());
+    int slices = args.length > 0 ? Integer.parseInt(args[0]) : 2;
+    int n = 100000 * slices;
+    List<Integer> l = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) l.add(i);
+    long count = jsc.parallelize(l, slices).filter(i -> {
+      double x = Math.random() * 2 - 1, y = Math.random() * 2 - 1;
+      return x * x + y * y <= 1;
+    }).count();
+    System.out.println("Pi is roughly " + 4.0 * count / n);
+    List<String> g = jsc.parallelize(Arrays.asList(1, 2), 2).map(i -> minik.extra.Helper.greeting()).collect();
+    System.out.println("helper says " + g.get(0));
+    List<String> d = jsc.parallelize(Arrays.asList(1), 1)
+        .map(i -> new String(Files.readAllBytes(Paths.get(SparkFiles.get("data.txt")))).trim()).collect();
+    System.out.println("data file says " + d.get(0));
+    spark.stop();
+  }
+}
+"#,
+    )
+    .unwrap();
+    let classes = dir.join("classes");
+    std::fs::create_dir_all(&classes).unwrap();
+    run(Command::new("javac")
+        .arg("-cp")
+        .arg(format!("{}/*", jars.display()))
+        .arg("-d")
+        .arg(&classes)
+        .arg(src.join("minik/extra/Helper.java"))
+        .arg(src.join("minik/JavaPi.java")));
+    let (app, extra) = (dir.join("app.jar"), dir.join("extra.jar"));
+    run(Command::new("jar")
+        .arg("cf")
+        .arg(&app)
+        .arg("-C")
+        .arg(&classes)
+        .arg("minik/JavaPi.class"));
+    run(Command::new("jar")
+        .arg("cf")
+        .arg(&extra)
+        .arg("-C")
+        .arg(&classes)
+        .arg("minik/extra"));
+    (app, extra)
 }
