@@ -381,48 +381,32 @@ fn addon_input_is_checked_before_any_cluster_is_contacted() {
     let c = TestCluster::new("it-addons-input");
     let p = c.profile.clone();
     // No cluster exists: each of these must fail on the input, not on the missing cluster.
-    let err = text(&c.minik(&["addons", "enable", "nope", "-p", &p]).stderr);
-    assert!(
-        err.contains("no add-on named \"nope\"") && err.contains("dashboard"),
-        "{err}"
-    );
-    let err = text(
-        &c.minik(&[
-            "addons",
-            "enable",
-            "dashboard",
-            "-p",
-            &p,
-            "--set",
-            "memory=1Gi",
-        ])
-        .stderr,
-    );
-    assert!(
-        err.contains("no setting --set memory") && err.contains("resources.memory"),
-        "{err}"
-    );
-    let err = text(
-        &c.minik(&[
-            "addons",
-            "enable",
-            "dashboard",
-            "-p",
-            &p,
-            "--image",
-            "nginx=x",
-        ])
-        .stderr,
-    );
-    assert!(
-        err.contains("no image \"nginx\"") && err.contains("headlamp"),
-        "{err}"
-    );
-    let err = text(
-        &c.minik(&["addons", "list", "-p", &p, "--context", "x"])
-            .stderr,
-    );
-    assert!(err.contains("cannot be used with"), "{err}");
+    let cases: [(&[&str], &[&str]); 4] = [
+        (
+            &["addons", "enable", "nope"],
+            &["no add-on named \"nope\"", "dashboard"],
+        ),
+        (
+            &["addons", "enable", "dashboard", "--set", "memory=1Gi"],
+            &["no setting --set memory", "resources.memory"],
+        ),
+        (
+            &["addons", "enable", "dashboard", "--image", "nginx=x"],
+            &["no image \"nginx\"", "headlamp"],
+        ),
+        (
+            &["addons", "list", "--context", "x"],
+            &["cannot be used with"],
+        ),
+    ];
+    for (args, wanted) in cases {
+        let mut args = args.to_vec();
+        args.extend(["-p", &p]);
+        let err = text(&c.minik(&args).stderr);
+        for w in wanted {
+            assert!(err.contains(w), "{args:?}: {err}");
+        }
+    }
     let err = text(&c.minik(&["service", "web", "-p", "../x"]).stderr);
     assert!(err.contains("invalid profile name"), "{err}");
     let err = text(&c.minik(&["addons", "list", "-p", &p]).stderr);

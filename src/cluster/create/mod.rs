@@ -79,7 +79,7 @@ impl StepKind {
 /// The step list for a new cluster.
 fn creation_steps(opts: &StartOptions) -> Vec<StepKind> {
     use StepKind::*;
-    let mut steps = vec![
+    let steps = vec![
         EnsureImage,
         PrepareNode,
         StartNode,
@@ -88,29 +88,29 @@ fn creation_steps(opts: &StartOptions) -> Vec<StepKind> {
         WriteKubeconfig,
         EnableAddons,
     ];
-    if !opts.wait.is_zero() {
-        steps.push(WaitReady);
-    }
-    steps
+    with_wait(opts, steps)
 }
 
 /// The step list for a node whose creation was interrupted after kubeadm: the remaining
 /// steps, each safe to run again.
 fn resume_steps(opts: &StartOptions) -> Vec<StepKind> {
     use StepKind::*;
-    let mut steps = vec![StartNode, InstallCni, WriteKubeconfig, EnableAddons];
-    if !opts.wait.is_zero() {
-        steps.push(WaitReady);
-    }
-    steps
+    with_wait(
+        opts,
+        vec![StartNode, InstallCni, WriteKubeconfig, EnableAddons],
+    )
 }
 
 /// The step list for a stopped cluster: no kubeadm, the data on /var is reused.
 fn restart_steps(opts: &StartOptions) -> Vec<StepKind> {
     use StepKind::*;
-    let mut steps = vec![StartNode, WriteKubeconfig];
+    with_wait(opts, vec![StartNode, WriteKubeconfig])
+}
+
+/// Every step list ends with the Ready wait, unless `--wait 0`.
+fn with_wait(opts: &StartOptions, mut steps: Vec<StepKind>) -> Vec<StepKind> {
     if !opts.wait.is_zero() {
-        steps.push(WaitReady);
+        steps.push(StepKind::WaitReady);
     }
     steps
 }
