@@ -62,6 +62,8 @@ fn parse_profile(s: &str) -> Result<String, String> {
         .map_err(|e| format!("{e}; use 1 to 40 lowercase letters, digits and '-', starting and ending with a letter or digit"))
 }
 
+// The command enums are built once per run: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create a cluster, or restart it when it exists and is stopped.
@@ -184,6 +186,7 @@ pub struct ServiceArgs {
     pub local_port: u16,
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum SparkCommand {
     /// Run an application: driver in a pod, executors as pods; streams the driver's log and
