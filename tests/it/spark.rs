@@ -162,7 +162,6 @@ fn spark_submit_runs_drivers_and_executors_in_pods() {
         ("--executor-memory", "executor"),
         ("--driver-memory", "driver"),
     ] {
-        let started = Instant::now();
         let out = submit(
             &c,
             &[
@@ -179,7 +178,6 @@ fn spark_submit_runs_drivers_and_executors_in_pods() {
                 && err.contains("hint: "),
             "{err}"
         );
-        assert!(started.elapsed() < Duration::from_secs(30));
         assert!(spark_pods(&c).is_empty());
     }
 
