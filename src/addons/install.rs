@@ -328,10 +328,12 @@ pub struct AddonStatus {
     pub images: Vec<(String, Option<bool>)>,
 }
 
+/// `present`: the node's images (read once by the caller), None when the cluster is not a
+/// minik node.
 pub async fn status(
     client: &Client,
     addon: &Addon,
-    node: Option<&Node<'_>>,
+    present: Option<&[crate::image::NodeImage]>,
 ) -> Result<AddonStatus> {
     let record = read_record(client, addon).await?;
     let enabled = record.is_some();
@@ -348,12 +350,8 @@ pub async fn status(
         }
         ready = Some(all);
     }
-    let present = match node {
-        Some(n) => Some(crate::image::node_images(n.rt, &n.container).await?),
-        None => None,
-    };
     for i in listed {
-        let here = present.as_ref().map(|p| crate::image::node_has(p, &i));
+        let here = present.map(|p| crate::image::node_has(p, &i));
         images.push((i, here));
     }
     Ok(AddonStatus {

@@ -13,10 +13,13 @@ pub async fn run(ui: &Ui, cmd: AddonsCommand) -> Result<u8> {
         AddonsCommand::List(a) => {
             let target = Target::resolve(&a.target).await?;
             let client = target.client(Timeouts::Short).await?;
-            let node = target.addon_node();
+            let present = match &target.node {
+                Some((rt, node)) => Some(crate::image::node_images(rt, &node.container).await?),
+                None => None,
+            };
             let mut rows = Vec::new();
             for addon in addons::REGISTRY {
-                rows.push(addons::status(&client, addon, node.as_ref()).await?);
+                rows.push(addons::status(&client, addon, present.as_deref()).await?);
             }
             match a.output {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
