@@ -61,14 +61,14 @@ pub async fn run(ui: &Ui, cmd: SparkCommand) -> Result<u8> {
                 args: a.args,
             };
             // Files that cannot work are refused before an image is loaded or a pod made.
-            spark::check_inputs(&opts, a.target.cluster.context.is_none())?;
+            let inputs = spark::check_inputs(&opts, a.target.cluster.context.is_none())?;
             let target = target(ui, &a.target, &opts.image).await?;
             let client = crate::k8s::client(&target.context, Timeouts::Streaming).await?;
             let stager = target.node.as_ref().map(|(rt, node)| spark::files::Stager {
                 rt,
                 container: node.container.clone(),
             });
-            let code = spark::submit(client, ui, &opts, stager.as_ref()).await?;
+            let code = spark::submit(client, ui, &opts, inputs, stager.as_ref()).await?;
             if code != 0 {
                 ui.warn(format!("the application exited with code {code}"));
             }

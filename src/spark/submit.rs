@@ -182,16 +182,16 @@ async fn stage(ui: &Ui, stager: Option<&Stager<'_>>, inputs: Inputs) -> Result<R
 
 const APP_DIR: &str = "/opt/spark/work-dir/app";
 
-/// Runs the application; returns its exit code. `stager` copies host files into a minik
-/// node (None for other clusters, which take only URIs and small text applications).
+/// Runs the application; returns its exit code. `inputs` come from [`check_inputs`] (called
+/// before anything is created); `stager` copies host files into a minik node (None for other
+/// clusters, which take only URIs and small text applications).
 pub async fn submit(
     client: Client,
     ui: &Ui,
     opts: &SubmitOptions,
+    inputs: Inputs,
     stager: Option<&Stager<'_>>,
 ) -> Result<i32> {
-    // Everything that cannot work is refused before anything is created.
-    let inputs = check_inputs(opts, stager.is_some())?;
     let app_file = match &inputs.app {
         AppInput::ConfigMap(n, c) => Some((n.clone(), c.clone())),
         _ => None,
